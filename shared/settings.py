@@ -1,0 +1,34 @@
+"""The app's settings: parsed once from flags and environment variables in `app.py`, then handed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.stand_ins import StandInSize
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "transformers-demo-suite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    auth: tuple[tuple[str, str], ...] = ()
+    device: str = "auto"
+    model_overrides: dict[str, str] = field(default_factory=dict)
+    preload: bool = False
+    max_memory_gb: float | None = None
+    stand_ins: StandInSize | None = None
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    @property
+    def max_memory_bytes(self) -> int | None:
+        return None if self.max_memory_gb is None else int(self.max_memory_gb * 2**30)
+
+    @property
+    def stand_in_root(self) -> Path:
+        return self.cache_dir / "stand-ins"
