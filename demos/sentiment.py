@@ -1,0 +1,90 @@
+"""Sentiment: one text, or one text per line, classified as positive or negative (or neutral) in one batch."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from shared.errors import UserError
+from shared.limits import MAX_SENTIMENT_LINES, MAX_TEXT_CHARS
+from shared.loading import PipelineLoader
+from shared.model_choices import ModelChoice
+from shared.runtime import Runtime
+
+TASK = "sentiment"
+TITLE = "Sentiment"
+DESCRIPTION = "A fine-tuned encoder reads the text and scores how positive or negative it sounds."
+MODELS = [
+    ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
+    ModelChoice("cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"),
+]
+LOADER = PipelineLoader("text-classification")
+TABLE_HEADERS = ["text", "label", "score"]
+EXAMPLES = [
+    ["I loved this movie, the acting was wonderful."],
+    ["Time flies like an arrow.\nFruit flies like bananas.\nThe service was slow and the food was cold."],
+    ["Ce film était vraiment magnifique !"],
+]
+
+
+def split_texts(text: str) -> list[str]:
+    """One text per non-empty line."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise UserError(f"The text is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}. Shorten it.")
+    texts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not texts:
+        raise UserError("Type some text to classify (one text per line for several).")
+    if len(texts) > MAX_SENTIMENT_LINES:
+        raise UserError(f"{len(texts)} lines were sent; the limit is {MAX_SENTIMENT_LINES}. Send fewer lines.")
+    return texts
+
+
+def confidences(scores: list[dict]) -> dict[str, float]:
+    """The pipeline's `[{label, score}, ...]` as `gr.Label` wants it, best first."""
+    return {item["label"]: float(item["score"]) for item in sorted(scores, key=lambda item: -item["score"])}
+
+
+def table_rows(texts: list[str], results: list[list[dict]]) -> list[list]:
+    rows = []
+    for text, scores in zip(texts, results, strict=True):
+        best = max(scores, key=lambda item: item["score"])
+        rows.append([text, best["label"], round(float(best["score"]), 4)])
+    return rows
+
+
+@user_errors
+def classify(runtime: Runtime, choices: list[ModelChoice], text: str, model_id: str | None):
+    texts = split_texts(text)
+    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+        results = loaded.loaded(texts, top_k=None, truncation=True, batch_size=len(texts))
+        seconds = elapsed()
+    return confidences(results[0]), table_rows(texts, results), served_by(loaded, seconds)
+
+
+def build_tab(runtime: Runtime) -> None:
+    choices = runtime.choices(TASK, MODELS)
+    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
+    stand_in_banner(runtime)
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(
+                label="Text",
+                lines=4,
+                placeholder="Type a sentence. Several lines are classified one by one, in one batch.",
+                info=f"Up to {MAX_SENTIMENT_LINES} lines and {MAX_TEXT_CHARS:,} characters.",
+            )
+            model = model_dropdown(choices)
+            button = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            label = gr.Label(label="Sentiment (first line)", num_top_classes=3)
+            table = gr.Dataframe(headers=TABLE_HEADERS, label="One row per line", interactive=False)
+            status = gr.Markdown(label="Status")
+    gr.Examples(EXAMPLES, inputs=[text], cache_examples=False)
+
+    def sentiment(text: str, model_id: str):
+        """Sentiment of a text, or of each line of it: the first line's label with confidences, a table with one row
+        per line, and a status line naming the model and device that served it."""
+        return classify(runtime, choices, text, model_id)
+
+    button.click(sentiment, [text, model], [label, table, status], api_name="sentiment")
+    text.submit(sentiment, [text, model], [label, table, status], api_visibility="private")

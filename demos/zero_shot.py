@@ -1,0 +1,143 @@
+"""Zero-shot classification: an NLI model scores your own labels by asking whether the text entails
+"This example is {label}." for each one."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from shared.errors import UserError
+from shared.limits import MAX_CANDIDATE_LABELS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from shared.loading import PipelineLoader
+from shared.model_choices import ModelChoice
+from shared.runtime import Runtime
+
+TASK = "zero_shot"
+TITLE = "Zero-shot classification"
+DESCRIPTION = (
+    "An NLI model reads the text as a premise and each label as a hypothesis (“This example is {label}.”); "
+    "how strongly the text entails each hypothesis ranks the labels. No training on your labels is needed."
+)
+MODELS = [
+    ModelChoice("MoritzLaurer/deberta-v3-base-zeroshot-v2.0", stand_in="deberta-v2-nli"),
+    ModelChoice("facebook/bart-large-mnli", stand_in="bart-nli"),
+]
+LOADER = PipelineLoader("zero-shot-classification")
+DEFAULT_TEMPLATE = "This example is {}."
+EXAMPLES = [
+    ["I need to go to the bank to make a deposit.", "finance, geography, sports", False, DEFAULT_TEMPLATE],
+    ["We went to the river bank.", "finance, geography, sports", False, DEFAULT_TEMPLATE],
+    [
+        "The new phone has a great camera but the battery dies by noon.",
+        "camera, battery, price",
+        True,
+        "This review is about {}.",
+    ],
+]
+
+
+def parse_candidate_labels(text: str) -> list[str]:
+    """Comma-separated labels, stripped, empty ones dropped, duplicates (ignoring case) kept once."""
+    labels: list[str] = []
+    seen: set[str] = set()
+    for raw in (text or "").split(","):
+        label = " ".join(raw.split())
+        if label and label.casefold() not in seen:
+            seen.add(label.casefold())
+            labels.append(label)
+    if not labels:
+        raise UserError("Give at least one candidate label, separated by commas (e.g. “sports, politics”).")
+    if len(labels) > MAX_CANDIDATE_LABELS:
+        raise UserError(f"{len(labels)} labels were given; the limit is {MAX_CANDIDATE_LABELS}. Remove some.")
+    too_long = next((label for label in labels if len(label) > MAX_LABEL_CHARS), None)
+    if too_long is not None:
+        raise UserError(f"The label “{too_long[:30]}…” is longer than {MAX_LABEL_CHARS} characters. Shorten it.")
+    return labels
+
+
+def check_hypothesis_template(template: str | None) -> str:
+    template = (template or "").strip() or DEFAULT_TEMPLATE
+    if template.count("{}") != 1:
+        raise UserError(
+            f"The hypothesis template needs exactly one {{}} where the label goes, like “{DEFAULT_TEMPLATE}”."
+        )
+    return template
+
+
+def check_text(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise UserError("Type the text to classify.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UserError(f"The text is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}. Shorten it.")
+    return text
+
+
+def ranked_scores(result: dict) -> dict[str, float]:
+    return {label: float(score) for label, score in zip(result["labels"], result["scores"], strict=True)}
+
+
+@user_errors
+def classify(
+    runtime: Runtime,
+    choices: list[ModelChoice],
+    text: str,
+    candidate_labels: str,
+    multi_label: bool,
+    hypothesis_template: str,
+    model_id: str | None,
+):
+    text = check_text(text)
+    labels = parse_candidate_labels(candidate_labels)
+    template = check_hypothesis_template(hypothesis_template)
+    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+        # One forward pass for all labels: the pipeline's default batch_size=1 runs one per label.
+        result = loaded.loaded(
+            text,
+            candidate_labels=labels,
+            multi_label=bool(multi_label),
+            hypothesis_template=template,
+            batch_size=len(labels),
+            truncation="only_first",
+        )
+        seconds = elapsed()
+    return ranked_scores(result), served_by(loaded, seconds)
+
+
+def build_tab(runtime: Runtime) -> None:
+    choices = runtime.choices(TASK, MODELS)
+    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
+    stand_in_banner(runtime)
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(label="Text", lines=3, info=f"Up to {MAX_TEXT_CHARS:,} characters.")
+            candidate_labels = gr.Textbox(
+                label="Candidate labels",
+                placeholder="sports, politics, cooking",
+                info=f"Comma-separated, up to {MAX_CANDIDATE_LABELS} labels of {MAX_LABEL_CHARS} characters.",
+            )
+            multi_label = gr.Checkbox(
+                label="Several labels can be true (multi_label)",
+                info="Off: the scores share out 1. On, or with one label: each label is judged on its own.",
+            )
+            hypothesis_template = gr.Textbox(
+                label="Hypothesis template", value=DEFAULT_TEMPLATE, info="{} is replaced by each label."
+            )
+            model = model_dropdown(choices)
+            button = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            scores = gr.Label(label="Labels, best first", num_top_classes=MAX_CANDIDATE_LABELS)
+            status = gr.Markdown(label="Status")
+    gr.Examples(EXAMPLES, inputs=[text, candidate_labels, multi_label, hypothesis_template], cache_examples=False)
+
+    def zero_shot(text: str, candidate_labels: str, multi_label: bool, hypothesis_template: str, model_id: str):
+        """Score comma-separated candidate labels for a text with an NLI model: ranked labels with scores, and a
+        status line naming the model and device that served it."""
+        return classify(runtime, choices, text, candidate_labels, multi_label, hypothesis_template, model_id)
+
+    button.click(
+        zero_shot,
+        [text, candidate_labels, multi_label, hypothesis_template, model],
+        [scores, status],
+        api_name="zero_shot",
+    )
