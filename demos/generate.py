@@ -1,0 +1,468 @@
+"""Text generation: a causal language model continues a prompt with the decoding strategy and settings chosen in
+the UI. Greedy decoding and sampling of one sequence stream word by word from a background `model.generate`
+thread; beam search and several sequences arrive whole. Stop (or closing the tab) ends the generation on the
+server at the next token, and a seed makes sampling reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from queue import Empty
+from typing import Any
+
+import gradio as gr
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from shared.errors import UserError
+from shared.limits import (
+    MAX_GENERATION_SECONDS,
+    MAX_NEW_TOKENS,
+    MAX_NUM_BEAMS,
+    MAX_NUM_SEQUENCES,
+    MAX_REPETITION_PENALTY,
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MAX_TEXT_CHARS,
+    MAX_TOP_K,
+    MIN_TEMPERATURE,
+    MIN_TOP_P,
+)
+from shared.loading import ModelLoader
+from shared.model_choices import ModelChoice
+from shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+TASK = "generate"
+TITLE = "Text generation"
+DESCRIPTION = (
+    "A causal language model continues your prompt one token at a time. **Greedy** takes the likeliest token, "
+    "**sampling** draws from the distribution reshaped by temperature, top-k and top-p, **beam search** keeps the "
+    "`num_beams` likeliest continuations. Greedy and sampling of one sequence stream as they are written; "
+    "**Stop** ends the generation on the server too."
+)
+MODELS = [
+    ModelChoice("openai-community/gpt2", stand_in="gpt2-lm"),
+    ModelChoice("HuggingFaceTB/SmolLM2-135M", stand_in="llama-lm"),
+]
+LOADER = ModelLoader("AutoModelForCausalLM", "AutoTokenizer")
+
+GREEDY, SAMPLING, BEAM_SEARCH = "greedy", "sampling", "beam search"
+STRATEGIES = (GREEDY, SAMPLING, BEAM_SEARCH)
+# The settings each strategy reads; the others are ignored and their inputs greyed out.
+USED_BY = {
+    GREEDY: {"max_new_tokens", "repetition_penalty"},
+    SAMPLING: {"max_new_tokens", "repetition_penalty", "temperature", "top_k", "top_p", "num_return_sequences", "seed"},
+    BEAM_SEARCH: {"max_new_tokens", "repetition_penalty", "num_return_sequences", "num_beams"},
+}
+TOGGLED_SETTINGS = ("temperature", "top_k", "top_p", "seed", "num_return_sequences", "num_beams")
+# How long to wait for the next piece of text before telling the visitor we are still at it.
+PROGRESS_SECONDS = 1.0
+PROMPT = "Hello, I'm a language model,"
+# prompt, strategy, temperature, top_k, top_p, num_return_sequences, seed
+EXAMPLES = [
+    [PROMPT, SAMPLING, 0.7, 50, 0.95, 1, 42],
+    [PROMPT, SAMPLING, 1.2, 0, 1.0, 1, 7],
+    [PROMPT, SAMPLING, 0.9, 40, 0.9, 3, 2024],
+    [PROMPT, GREEDY, 1.0, 50, 1.0, 1, -1],
+    [PROMPT, BEAM_SEARCH, 1.0, 50, 1.0, 2, -1],
+]
+
+# Sampling draws from torch's process-wide RNG, so a seed only reproduces text if no other generation draws from
+# it meanwhile: generations run one at a time (the event also has concurrency_limit=1, which queues visibly).
+GENERATION_LOCK = threading.Lock()
+_running: set[threading.Thread] = set()
+_running_lock = threading.Lock()
+
+
+def whole_number(name: str, value: float | None, low: int, high: int) -> int:
+    if value is None or value != int(value) or not low <= value <= high:
+        raise UserError(f"{name} must be a whole number from {low} to {high}; got {value}.")
+    return int(value)
+
+
+def number(name: str, value: float | None, low: float, high: float) -> float:
+    if value is None or not low <= value <= high:
+        raise UserError(f"{name} must be between {low} and {high}; got {value}.")
+    return float(value)
+
+
+def check_prompt(prompt: str | None) -> str:
+    """The prompt as typed (leading and trailing spaces change what a language model writes next)."""
+    if not prompt or not prompt.strip():
+        raise UserError(f"Type a prompt for the model to continue (up to {MAX_TEXT_CHARS:,} characters).")
+    if len(prompt) > MAX_TEXT_CHARS:
+        raise UserError(f"The prompt is {len(prompt):,} characters long; the limit is {MAX_TEXT_CHARS:,}. Shorten it.")
+    return prompt
+
+
+def generate_kwargs(
+    strategy: str,
+    max_new_tokens: float,
+    temperature: float | None = None,
+    top_k: float | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    num_return_sequences: float | None = 1,
+    num_beams: float | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments for `model.generate` that the chosen strategy needs, checked against the limits.
+
+    Out-of-range values are refused with a `UserError` that names the limit, never clamped: a request that asked
+    for 2,000 tokens should learn that it gets at most 512 rather than be quietly shortened (Gradio's sliders refuse
+    them too, before this runs). Settings the strategy does not use are neither checked nor passed: greedy gets no
+    temperature, top-k, top-p or extra sequences; sampling gets `do_sample=True` with temperature, top-k (0 turns
+    it off) and top-p; beam search needs `num_beams >= num_return_sequences`. Every request is stopped after
+    `MAX_GENERATION_SECONDS`. Everything else (end and padding tokens...) comes from the model's generation config.
+
+    >>> generate_kwargs("greedy", 20, temperature=0.7)
+    {'max_new_tokens': 20, 'repetition_penalty': 1.0, 'max_time': 60.0, 'do_sample': False, 'num_beams': 1}
+    """
+    if strategy not in STRATEGIES:
+        raise UserError(f"Pick a decoding strategy: {', '.join(STRATEGIES)}; got {strategy!r}.")
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": whole_number("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS),
+        "repetition_penalty": number("repetition_penalty", repetition_penalty, 1.0, MAX_REPETITION_PENALTY),
+        "max_time": MAX_GENERATION_SECONDS,
+    }
+    if strategy == GREEDY:
+        return {**kwargs, "do_sample": False, "num_beams": 1}
+    sequences = whole_number("num_return_sequences", num_return_sequences, 1, MAX_NUM_SEQUENCES)
+    if strategy == SAMPLING:
+        return {
+            **kwargs,
+            "do_sample": True,
+            "num_beams": 1,
+            "temperature": number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE),
+            "top_k": whole_number("top_k", top_k, 0, MAX_TOP_K),
+            "top_p": number("top_p", top_p, MIN_TOP_P, 1.0),
+            "num_return_sequences": sequences,
+        }
+    beams = whole_number("num_beams", num_beams, 2, MAX_NUM_BEAMS)
+    if beams < sequences:
+        raise UserError(
+            f"Beam search returns at most num_beams sequences: num_beams is {beams} and num_return_sequences "
+            f"{sequences}. Raise num_beams to {sequences} or lower num_return_sequences."
+        )
+    return {**kwargs, "do_sample": False, "num_beams": beams, "num_return_sequences": sequences}
+
+
+def streams(kwargs: dict[str, Any]) -> bool:
+    """Whether the text can be streamed: transformers streams neither beam search nor several sequences."""
+    return kwargs["num_beams"] == 1 and kwargs.get("num_return_sequences", 1) == 1
+
+
+def sampling_seed(seed: float | str | None) -> int:
+    """The visitor's seed, or a fresh random one when the field is empty or -1; the status line shows the seed
+    used, so any sampled text can be reproduced."""
+    if isinstance(seed, str):
+        try:
+            seed = float(seed) if seed.strip() else None
+        except ValueError as error:
+            raise UserError(f"seed must be a whole number from 0 to {MAX_SEED}, or empty; got {seed!r}.") from error
+    if seed is None or seed == -1:
+        return secrets.randbelow(MAX_SEED + 1)
+    return whole_number("seed", seed, 0, MAX_SEED)
+
+
+def check_context(prompt_tokens: int, max_new_tokens: int, context_tokens: int | None) -> None:
+    """Refuse a request that would run past the model's context window (GPT-2's position table ends at 1,024)."""
+    if context_tokens is not None and prompt_tokens + max_new_tokens > context_tokens:
+        raise UserError(
+            f"The prompt is {prompt_tokens:,} tokens; with max_new_tokens {max_new_tokens} that passes the model's "
+            f"context of {context_tokens:,} tokens. Shorten the prompt or lower max_new_tokens."
+        )
+
+
+def numbered(texts: list[str]) -> str:
+    """One text as it is; several as `[1] …`, `[2] …`, separated by a blank line."""
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(f"[{index}] {text}" for index, text in enumerate(texts, start=1))
+
+
+def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = None, stopped: bool = False) -> str:
+    parts = [strategy]
+    if seed is not None:
+        parts.append(f"seed {seed}")
+    if new_tokens is not None:
+        parts.append(f"{new_tokens} new tokens")
+    if stopped:
+        parts.append(f"stopped at the {MAX_GENERATION_SECONDS:.0f} s limit")
+    return " · ".join(parts)
+
+
+class StopRequested(StoppingCriteria):
+    """Ends every sequence at the next token once `event` is set (by Stop, a closed tab, or the request ending)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs: Any) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def running_generations() -> int:
+    """How many `model.generate` threads are running right now."""
+    with _running_lock:
+        return len(_running)
+
+
+class Generation:
+    """One `model.generate` call in a background thread, so its text can be streamed while it is written and a
+    request that goes away can stop it."""
+
+    def __init__(
+        self,
+        model: Any,
+        inputs: dict[str, torch.Tensor],
+        kwargs: dict[str, Any],
+        seed: int | None,
+        streamer: TextIteratorStreamer | None = None,
+    ) -> None:
+        self.stop = threading.Event()
+        self.output: torch.Tensor | None = None
+        self.error: Exception | None = None
+        self._model, self._seed, self._streamer = model, seed, streamer
+        self._call = {**inputs, **kwargs, "stopping_criteria": StoppingCriteriaList([StopRequested(self.stop)])}
+        if streamer is not None:
+            self._call["streamer"] = streamer
+        self._thread = threading.Thread(target=self._run, name="generate", daemon=True)
+
+    def start(self) -> None:
+        with _running_lock:
+            _running.add(self._thread)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with GENERATION_LOCK:
+                if self.stop.is_set():
+                    return
+                if self._seed is not None:
+                    torch.manual_seed(self._seed)
+                self.output = self._model.generate(**self._call)
+        except Exception as error:
+            self.error = error
+        finally:
+            if self._streamer is not None and self.output is None:
+                self._streamer.end()  # generate ends the stream itself only when it returns
+            with _running_lock:
+                _running.discard(self._thread)
+
+    def finished(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds; re-raise what went wrong in the thread, if anything."""
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        return not self._thread.is_alive()
+
+    def stop_and_wait(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("A generation thread did not stop within %.0f s of being asked to", timeout)
+
+
+@user_errors
+def generate_text(
+    runtime: Runtime,
+    choices: list[ModelChoice],
+    prompt: str,
+    model_id: str | None,
+    strategy: str,
+    max_new_tokens: float,
+    temperature: float | None,
+    top_k: float | None,
+    top_p: float | None,
+    repetition_penalty: float,
+    num_return_sequences: float | None,
+    num_beams: float | None,
+    seed: float | str | None,
+) -> Iterator[tuple[str, str]]:
+    """Yield (text, status): the prompt and its growing continuation while streaming, then the final text."""
+    prompt = check_prompt(prompt)
+    kwargs = generate_kwargs(
+        strategy, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_return_sequences, num_beams
+    )
+    seed = sampling_seed(seed) if strategy == SAMPLING else None
+    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+        model, tokenizer = loaded.loaded.model, loaded.loaded.processor
+        inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+        prompt_tokens = inputs["input_ids"].shape[1]
+        check_context(prompt_tokens, kwargs["max_new_tokens"], getattr(model.config, "max_position_embeddings", None))
+        streamer = (
+            TextIteratorStreamer(tokenizer, skip_prompt=True, timeout=PROGRESS_SECONDS, skip_special_tokens=True)
+            if streams(kwargs)
+            else None
+        )
+        generation = Generation(model, dict(inputs), kwargs, seed, streamer)
+        generation.start()
+        text = prompt
+        try:
+            if streamer is not None:
+                while True:
+                    try:
+                        piece = next(streamer)
+                    except StopIteration:
+                        break
+                    except Empty:
+                        piece = None  # nothing new for a while: yield anyway, so a Stop can reach us
+                    if piece == "":
+                        continue  # the streamer holds back a word until it is complete
+                    text += piece or ""
+                    yield text, f"{served_by(loaded, elapsed())} · generating…"
+            while not generation.finished(timeout=PROGRESS_SECONDS):
+                yield text if streamer is not None else "", f"{served_by(loaded, elapsed())} · generating…"
+        finally:
+            generation.stop_and_wait()
+        sequences = generation.output[:, prompt_tokens:]
+        texts = [prompt + continuation for continuation in tokenizer.batch_decode(sequences, skip_special_tokens=True)]
+        seconds = elapsed()
+        summary = decoding_summary(strategy, seed, sequences.shape[1], stopped=seconds >= MAX_GENERATION_SECONDS)
+        yield numbered(texts), f"{served_by(loaded, seconds)} · {summary}"
+
+
+def setting_updates(strategy: str) -> list[dict]:
+    """Grey out the settings the chosen strategy ignores."""
+    used = USED_BY.get(strategy, set())
+    return [gr.update(interactive=name in used) for name in TOGGLED_SETTINGS]
+
+
+def build_tab(runtime: Runtime) -> None:
+    choices = runtime.choices(TASK, MODELS)
+    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
+    stand_in_banner(runtime)
+    with gr.Row():
+        with gr.Column():
+            prompt = gr.Textbox(
+                label="Prompt",
+                value=PROMPT,
+                lines=4,
+                info=f"The model continues this text. Up to {MAX_TEXT_CHARS:,} characters.",
+            )
+            model = model_dropdown(choices)
+            strategy = gr.Radio(list(STRATEGIES), value=SAMPLING, label="Decoding strategy")
+            max_new_tokens = gr.Slider(
+                1, MAX_NEW_TOKENS, value=50, step=1, precision=0, label="max_new_tokens", info="Tokens to add."
+            )
+            with gr.Row():
+                temperature = gr.Slider(
+                    MIN_TEMPERATURE,
+                    MAX_TEMPERATURE,
+                    value=0.8,
+                    step=0.01,
+                    label="temperature",
+                    info="Sampling: below 1 is safer, above 1 wilder.",
+                )
+                top_k = gr.Slider(
+                    0, MAX_TOP_K, value=50, step=1, precision=0, label="top_k", info="Sampling: 0 turns it off."
+                )
+                top_p = gr.Slider(
+                    MIN_TOP_P, 1.0, value=0.95, step=0.01, label="top_p", info="Sampling: 1 turns it off."
+                )
+            with gr.Row():
+                num_return_sequences = gr.Slider(
+                    1,
+                    MAX_NUM_SEQUENCES,
+                    value=1,
+                    step=1,
+                    precision=0,
+                    label="num_return_sequences",
+                    info="Sampling and beam search. Several sequences arrive whole, not streamed.",
+                )
+                num_beams = gr.Slider(
+                    2,
+                    MAX_NUM_BEAMS,
+                    value=4,
+                    step=1,
+                    precision=0,
+                    label="num_beams",
+                    info="Beam search; at least num_return_sequences.",
+                    interactive=False,
+                )
+            with gr.Row():
+                repetition_penalty = gr.Slider(
+                    1.0,
+                    MAX_REPETITION_PENALTY,
+                    value=1.0,
+                    step=0.05,
+                    label="repetition_penalty",
+                    info="Above 1 discourages repeating tokens; 1 turns it off.",
+                )
+                seed = gr.Number(
+                    value=-1,
+                    precision=0,
+                    minimum=-1,
+                    maximum=MAX_SEED,
+                    label="seed",
+                    info="Sampling: the same seed gives the same text; -1 or empty picks one at random (shown below).",
+                )
+            with gr.Row():
+                button = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column():
+            output = gr.Textbox(label="Generated text", lines=14, interactive=False, buttons=["copy"])
+            status = gr.Markdown(label="Status")
+    gr.Examples(
+        EXAMPLES,
+        inputs=[prompt, strategy, temperature, top_k, top_p, num_return_sequences, seed],
+        cache_examples=False,
+    )
+
+    inputs = [
+        prompt,
+        model,
+        strategy,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        repetition_penalty,
+        num_return_sequences,
+        num_beams,
+        seed,
+    ]
+    toggled = [temperature, top_k, top_p, seed, num_return_sequences, num_beams]
+    strategy.change(setting_updates, strategy, toggled, api_visibility="private")
+
+    def generate(
+        prompt: str,
+        model_id: str,
+        strategy: str,
+        max_new_tokens: float,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        repetition_penalty: float,
+        num_return_sequences: float,
+        num_beams: float,
+        seed: float | None,
+    ) -> Iterator[tuple[str, str]]:
+        """Continue a prompt with a causal language model. Greedy and single-sequence sampling stream token by token;
+        beam search and several sequences arrive whole. Yields (text, status)."""
+        yield from generate_text(
+            runtime,
+            choices,
+            prompt,
+            model_id,
+            strategy,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+            num_return_sequences,
+            num_beams,
+            seed,
+        )
+
+    generation = button.click(
+        generate, inputs, [output, status], api_name="generate", concurrency_limit=1, concurrency_id=TASK
+    )
+    stop.click(None, None, None, cancels=[generation])

@@ -1,0 +1,358 @@
+"""Text generation: the decoding settings as `generate` kwargs, the Stop criterion, and the /generate endpoint of
+the running app (streaming, seeds, beam search and Stop) on the tiny GPT-2 and Llama stand-ins."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+
+import pytest
+import torch
+from transformers import TextIteratorStreamer
+
+from demos import generate
+from shared.errors import UserError
+from shared.limits import (
+    MAX_NEW_TOKENS,
+    MAX_NUM_BEAMS,
+    MAX_NUM_SEQUENCES,
+    MAX_REPETITION_PENALTY,
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MAX_TEXT_CHARS,
+    MAX_TOP_K,
+    MIN_TEMPERATURE,
+)
+
+PROMPT = generate.PROMPT
+SAMPLING_SETTINGS = {"temperature", "top_k", "top_p"}
+
+
+def settings(**changes) -> list:
+    """The /generate inputs in API order, with defaults that stream one sampled sequence."""
+    values = dict(
+        prompt=PROMPT,
+        model_id=None,
+        strategy="sampling",
+        max_new_tokens=30,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        repetition_penalty=1.0,
+        num_return_sequences=1,
+        num_beams=2,
+        seed=123,
+    )
+    values.update(changes)
+    return list(values.values())
+
+
+def wait_until(condition, timeout: float = 60.0) -> bool:
+    """Poll `condition`; the timeout only catches hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def sequences_of(text: str) -> list[str]:
+    return re.split(r"\n\n(?=\[\d+\] )", text)
+
+
+# --- decoding settings -> generate kwargs -----------------------------------------------------------------------
+
+
+def test_greedy_drops_sampling_and_beam_settings():
+    kwargs = generate.generate_kwargs(
+        "greedy", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=3, num_beams=4
+    )
+    assert kwargs["do_sample"] is False and kwargs["num_beams"] == 1 and kwargs["max_new_tokens"] == 20
+    assert not SAMPLING_SETTINGS & kwargs.keys() and "num_return_sequences" not in kwargs
+
+
+def test_sampling_passes_temperature_top_k_and_top_p():
+    kwargs = generate.generate_kwargs("sampling", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=2)
+    assert kwargs["do_sample"] is True and kwargs["num_beams"] == 1
+    assert (kwargs["temperature"], kwargs["top_k"], kwargs["top_p"]) == (0.7, 5, 0.5)
+    assert kwargs["num_return_sequences"] == 2
+
+
+def test_beam_search_passes_beams_and_no_sampling_settings():
+    kwargs = generate.generate_kwargs(
+        "beam search", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=2, num_beams=2
+    )
+    assert kwargs["do_sample"] is False and (kwargs["num_beams"], kwargs["num_return_sequences"]) == (2, 2)
+    assert not SAMPLING_SETTINGS & kwargs.keys()
+
+
+def test_beam_search_needs_at_least_as_many_beams_as_sequences():
+    with pytest.raises(UserError, match="Raise num_beams to 3"):
+        generate.generate_kwargs("beam search", 20, num_return_sequences=3, num_beams=2)
+
+
+def test_every_request_has_a_time_limit_and_whole_token_counts():
+    kwargs = generate.generate_kwargs("sampling", 20.0, temperature=1, top_k=40.0, top_p=1, num_return_sequences=1.0)
+    assert kwargs["max_time"] == generate.MAX_GENERATION_SECONDS
+    assert all(type(kwargs[name]) is int for name in ["max_new_tokens", "top_k", "num_return_sequences"])
+
+
+@pytest.mark.parametrize(
+    ("strategy", "setting", "value", "limit"),
+    [
+        ("greedy", "max_new_tokens", 0, MAX_NEW_TOKENS),
+        ("greedy", "max_new_tokens", MAX_NEW_TOKENS + 1, MAX_NEW_TOKENS),
+        ("greedy", "max_new_tokens", 2.5, MAX_NEW_TOKENS),
+        ("greedy", "repetition_penalty", MAX_REPETITION_PENALTY + 1, MAX_REPETITION_PENALTY),
+        ("sampling", "temperature", 0, MIN_TEMPERATURE),
+        ("sampling", "temperature", MAX_TEMPERATURE * 2, MAX_TEMPERATURE),
+        ("sampling", "top_k", -1, MAX_TOP_K),
+        ("sampling", "top_p", 0, generate.MIN_TOP_P),
+        ("sampling", "top_p", 1.5, 1.0),
+        ("sampling", "num_return_sequences", MAX_NUM_SEQUENCES + 1, MAX_NUM_SEQUENCES),
+        ("beam search", "num_beams", 1, MAX_NUM_BEAMS),
+        ("beam search", "num_beams", MAX_NUM_BEAMS + 1, MAX_NUM_BEAMS),
+    ],
+)
+def test_out_of_range_settings_are_refused_with_their_limit(strategy, setting, value, limit):
+    values = dict(max_new_tokens=20, temperature=1.0, top_k=50, top_p=0.9, num_return_sequences=1, num_beams=2)
+    values[setting] = value
+    with pytest.raises(UserError, match=rf"{setting} must .*{re.escape(str(limit))}"):
+        generate.generate_kwargs(strategy, **values)
+
+
+def test_settings_a_strategy_ignores_are_not_checked():
+    kwargs = generate.generate_kwargs("greedy", 20, temperature=0, top_k=-5, top_p=9, num_beams=0)
+    assert not SAMPLING_SETTINGS & kwargs.keys()
+
+
+def test_unknown_strategy_is_refused():
+    with pytest.raises(UserError, match="greedy, sampling, beam search"):
+        generate.generate_kwargs("contrastive", 20)
+
+
+@pytest.mark.parametrize("prompt", ["", "  \n\t", None])
+def test_empty_prompt_is_refused(prompt):
+    with pytest.raises(UserError, match="Type a prompt"):
+        generate.check_prompt(prompt)
+
+
+def test_too_long_prompt_is_refused_and_spaces_are_kept():
+    with pytest.raises(UserError, match=f"{MAX_TEXT_CHARS:,}"):
+        generate.check_prompt("a" * (MAX_TEXT_CHARS + 1))
+    assert generate.check_prompt(" Once upon a ") == " Once upon a "
+
+
+def test_prompt_and_new_tokens_must_fit_the_context():
+    generate.check_context(1000, 24, 1024)
+    with pytest.raises(UserError, match="context of 1,024 tokens"):
+        generate.check_context(1000, 25, 1024)
+
+
+@pytest.mark.parametrize("seed", [None, -1, "", " "])
+def test_no_seed_means_a_fresh_random_one(seed):
+    seeds = {generate.sampling_seed(seed) for _ in range(5)}
+    assert all(0 <= value <= MAX_SEED for value in seeds) and len(seeds) > 1
+
+
+def test_a_given_seed_is_kept_and_a_bad_one_refused():
+    assert generate.sampling_seed(42.0) == 42 and generate.sampling_seed("42") == 42
+    for bad in [MAX_SEED + 1, -2, 1.5, "lucky"]:
+        with pytest.raises(UserError, match="seed must be a whole number"):
+            generate.sampling_seed(bad)
+
+
+def test_only_one_sequence_without_beams_streams():
+    assert generate.streams(generate.generate_kwargs("greedy", 5))
+    assert generate.streams(generate.generate_kwargs("sampling", 5, 1.0, 50, 1.0, num_return_sequences=1))
+    assert not generate.streams(generate.generate_kwargs("sampling", 5, 1.0, 50, 1.0, num_return_sequences=2))
+    assert not generate.streams(generate.generate_kwargs("beam search", 5, num_return_sequences=1, num_beams=2))
+
+
+def test_several_sequences_are_numbered_and_one_is_left_as_is():
+    assert generate.numbered(["only"]) == "only"
+    assert generate.numbered(["a b", "c"]) == "[1] a b\n\n[2] c"
+    assert sequences_of(generate.numbered(["a\n\nb", "c"])) == ["[1] a\n\nb", "[2] c"]
+
+
+def interactive_settings(strategy: str) -> set[str]:
+    updates = generate.setting_updates(strategy)
+    return {name for name, update in zip(generate.TOGGLED_SETTINGS, updates, strict=True) if update["interactive"]}
+
+
+def test_setting_updates_grey_out_what_the_strategy_ignores():
+    assert interactive_settings("greedy") == set()
+    assert interactive_settings("sampling") == {"temperature", "top_k", "top_p", "seed", "num_return_sequences"}
+    assert interactive_settings("beam search") == {"num_return_sequences", "num_beams"}
+
+
+# --- Stop ---------------------------------------------------------------------------------------------------------
+
+
+def test_stop_requested_says_stop_for_every_sequence_once_the_event_is_set():
+    event = threading.Event()
+    criterion = generate.StopRequested(event)
+    input_ids = torch.zeros((3, 5), dtype=torch.long)
+    assert criterion(input_ids, None).tolist() == [False, False, False]
+    event.set()
+    assert criterion(input_ids, None).tolist() == [True, True, True]
+
+
+@pytest.fixture
+def gpt2(runtime):
+    """The tiny GPT-2 stand-in as the app's cache holds it."""
+    choices = runtime.choices(generate.TASK, generate.MODELS)
+    with runtime.model(generate.TASK, choices, None, generate.LOADER) as loaded:
+        yield loaded.loaded
+
+
+@pytest.fixture
+def slow_gpt2_without_end(gpt2):
+    """The cached GPT-2 made slow (about 20 ms a token) and unable to choose its end token, so a generation of
+    MAX_NEW_TOKENS runs for many seconds and only Stop can end it early; counts its forward passes."""
+    model, end_of_text = gpt2.model, gpt2.processor.eos_token_id
+    forward = model.forward
+    calls = []
+
+    @functools.wraps(forward)
+    def slow_forward(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.02)
+        output = forward(*args, **kwargs)
+        output.logits[..., end_of_text] = float("-inf")
+        return output
+
+    model.forward = slow_forward
+    yield calls
+    del model.forward
+
+
+def test_generation_thread_stops_soon_after_stop_is_set(gpt2, slow_gpt2_without_end):
+    inputs = dict(gpt2.processor(PROMPT, return_tensors="pt"))
+    streamer = TextIteratorStreamer(gpt2.processor, skip_prompt=True)
+    kwargs = generate.generate_kwargs("greedy", MAX_NEW_TOKENS)
+    generation = generate.Generation(gpt2.model, inputs, kwargs, seed=None, streamer=streamer)
+    generation.start()
+    assert generate.running_generations() == 1
+    pieces = [piece for piece, _ in zip(streamer, range(3), strict=False)]
+    generation.stop_and_wait(timeout=60)
+    assert len(pieces) == 3 and generate.running_generations() == 0
+    new_tokens = generation.output.shape[1] - inputs["input_ids"].shape[1]
+    assert 3 <= new_tokens < MAX_NEW_TOKENS // 2 and len(slow_gpt2_without_end) < MAX_NEW_TOKENS // 2
+
+
+# --- the /generate endpoint ---------------------------------------------------------------------------------------
+
+
+def test_sampling_streams_a_text_that_grows_from_the_prompt(client):
+    job = client.submit(*settings(max_new_tokens=40), api_name="/generate")
+    outputs = list(job)
+    texts = [text for text, _ in outputs]
+    assert len(texts) >= 4, "expected several intermediate outputs while streaming"
+    assert all(text.startswith(PROMPT) for text in texts)
+    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False))
+    assert len(texts[-1]) > len(texts[0]) > len(PROMPT)
+    assert all("generating" in status for _, status in outputs[:-1])
+    final_status = outputs[-1][1]
+    assert re.search(r"sampling · seed 123 · \d+ new tokens", final_status)
+    assert "openai-community/gpt2" in final_status and "stand-in" in final_status
+
+
+def test_the_same_seed_gives_the_same_text_and_another_seed_another(client):
+    first, status = client.predict(*settings(seed=2024), api_name="/generate")
+    again, _ = client.predict(*settings(seed=2024), api_name="/generate")
+    other, _ = client.predict(*settings(seed=2025), api_name="/generate")
+    assert first == again != other
+    assert "seed 2024" in status
+
+
+def test_without_a_seed_the_status_shows_the_random_seed_that_reproduces_the_text(client):
+    first, status = client.predict(*settings(seed=None), api_name="/generate")
+    seed = int(re.search(r"seed (\d+)", status).group(1))
+    again, _ = client.predict(*settings(seed=seed), api_name="/generate")
+    assert again == first
+
+
+def test_greedy_is_deterministic_and_reports_no_seed(client):
+    first, status = client.predict(*settings(strategy="greedy", temperature=0.01, seed=1), api_name="/generate")
+    again, _ = client.predict(*settings(strategy="greedy", temperature=4.0, seed=2), api_name="/generate")
+    assert first == again and first.startswith(PROMPT) and len(first) > len(PROMPT)
+    assert "greedy" in status and "seed" not in status
+
+
+def test_beam_search_returns_the_sequences_whole_and_numbered(client):
+    job = client.submit(
+        *settings(strategy="beam search", num_return_sequences=2, num_beams=3, max_new_tokens=15), api_name="/generate"
+    )
+    outputs = list(job)
+    text, status = outputs[-1]
+    sequences = sequences_of(text)
+    assert [sequence[:4] for sequence in sequences] == ["[1] ", "[2] "]
+    assert all(sequence[4:].startswith(PROMPT) for sequence in sequences)
+    assert all(earlier == "" for earlier, _ in outputs[:-1]), "beam search is not streamed"
+    assert "beam search" in status and "15 new tokens" in status
+
+
+def test_sampling_several_sequences_returns_each_one(client):
+    text, _ = client.predict(*settings(num_return_sequences=3, max_new_tokens=10), api_name="/generate")
+    sequences = sequences_of(text)
+    assert len(sequences) == 3 and all(
+        sequence.startswith(f"[{i}] {PROMPT}") for i, sequence in enumerate(sequences, 1)
+    )
+
+
+def test_the_api_speaks_transformers_names_and_needs_only_a_prompt(client):
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/generate"]
+    names = [parameter["parameter_name"] for parameter in endpoint["parameters"]]
+    assert names == [
+        "prompt",
+        "model_id",
+        "strategy",
+        "max_new_tokens",
+        "temperature",
+        "top_k",
+        "top_p",
+        "repetition_penalty",
+        "num_return_sequences",
+        "num_beams",
+        "seed",
+    ]
+    assert all(parameter["parameter_has_default"] for parameter in endpoint["parameters"])
+    text, status = client.predict(PROMPT, api_name="/generate")
+    assert text.startswith(PROMPT) and "sampling · seed" in status
+
+
+def test_the_llama_stand_in_generates_too(client):
+    model_id = generate.MODELS[1].model_id
+    text, status = client.predict(*settings(model_id=model_id, max_new_tokens=10), api_name="/generate")
+    assert text.startswith(PROMPT) and model_id in status
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (dict(prompt="   "), "Type a prompt"),
+        (dict(strategy="beam search", num_return_sequences=3, num_beams=2), "Raise num_beams to 3"),
+        (dict(max_new_tokens=MAX_NEW_TOKENS + 1), f"greater than maximum value {MAX_NEW_TOKENS}"),
+        (dict(model_id="evil/model"), "not in the list of choices|not offered here"),
+    ],
+)
+def test_bad_requests_get_a_clear_error(client, changes, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*settings(**changes), api_name="/generate")
+
+
+def test_cancelling_a_request_stops_its_generation_on_the_server(client, slow_gpt2_without_end):
+    job = client.submit(*settings(strategy="greedy", max_new_tokens=MAX_NEW_TOKENS), api_name="/generate")
+    first_text, _ = next(job)
+    assert first_text.startswith(PROMPT)
+    assert generate.running_generations() == 1
+    job.cancel()
+    assert wait_until(lambda: generate.running_generations() == 0), "the generate thread kept running"
+    # The end token is masked, so only the Stop criterion can have ended it this early.
+    assert len(slow_gpt2_without_end) < MAX_NEW_TOKENS // 2
+    text, status = client.submit(*settings(max_new_tokens=5), api_name="/generate").result(timeout=60)
+    assert text.startswith(PROMPT) and "5 new tokens" in status
