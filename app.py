@@ -1,0 +1,190 @@
+"""Start the transformers demo suite: one Gradio app, a tab per task, all served through one model cache."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from demos import DEMOS, TASKS, system
+from shared.device import DEVICE_CHOICES
+from shared.model_choices import parse_model_override
+from shared.runtime import Runtime
+from shared.settings import Settings, default_cache_dir
+from shared.stand_ins import STAND_IN_SIZES
+
+logger = logging.getLogger("app")
+
+TITLE = "Transformers demo suite"
+HEADER = (
+    "# Transformers demo suite\n"
+    "What transformer models do, one task per tab: classify sentiment, classify against your own labels, "
+    "find answers in a text, generate text with your decoding settings, and segment a photo. "
+    "Every tab is also an API endpoint for `gradio_client`."
+)
+CSS = ".stand-in-banner { border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px; background: #fffbeb; }"
+
+# flag -> environment variable that gives its default
+ENVIRONMENT = {
+    "host": "DEMO_HOST",
+    "port": "DEMO_PORT",
+    "share": "DEMO_SHARE",
+    "auth": "DEMO_AUTH",
+    "device": "DEMO_DEVICE",
+    "model": "DEMO_MODELS",
+    "preload": "DEMO_PRELOAD",
+    "max_memory_gb": "DEMO_MAX_MEMORY_GB",
+    "stand_ins": "DEMO_STAND_INS",
+    "cache_dir": "DEMO_CACHE_DIR",
+}
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_auth(text: str) -> tuple[str, str]:
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise argparse.ArgumentTypeError("--auth expects USER:PASS")
+    return user, password
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog="Each flag can also be set with the environment variable named in its help.",
+    )
+    env = {name: environ.get(variable) for name, variable in ENVIRONMENT.items()}
+    parser.add_argument("--host", default=env["host"] or "127.0.0.1", help="Address to serve on [DEMO_HOST].")
+    parser.add_argument("--port", type=int, default=int(env["port"] or 7860), help="Port [DEMO_PORT].")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        default=is_true(env["share"]),
+        help="Also serve through a public Gradio share link; protect it with --auth [DEMO_SHARE=1].",
+    )
+    parser.add_argument(
+        "--auth",
+        type=parse_auth,
+        action="append",
+        metavar="USER:PASS",
+        default=[parse_auth(item) for item in (env["auth"] or "").split(",") if item.strip()],
+        help="Require this login for the page and the API; repeatable [DEMO_AUTH=user:pass,user2:pass2].",
+    )
+    parser.add_argument(
+        "--device",
+        default=env["device"] or "auto",
+        help=f"Where models run: {', '.join(DEVICE_CHOICES)} or cuda:N; auto picks CUDA, then MPS, then CPU "
+        "[DEMO_DEVICE].",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="TASK=HUB_ID_OR_LOCAL_DIR",
+        default=[item for item in (env["model"] or "").split(",") if item.strip()],
+        help=f"Add a model to a task's allowlist and make it the default; tasks: {', '.join(TASKS)}; repeatable "
+        "[DEMO_MODELS=task=id,task2=id2].",
+    )
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        default=is_true(env["preload"]),
+        help="Load every tab's default model in the background at start-up [DEMO_PRELOAD=1].",
+    )
+    parser.add_argument(
+        "--max-memory-gb",
+        type=float,
+        default=float(env["max_memory_gb"]) if env["max_memory_gb"] else None,
+        help="Evict least recently used idle models to stay under this many GB of weights [DEMO_MAX_MEMORY_GB].",
+    )
+    parser.add_argument(
+        "--stand-ins",
+        choices=STAND_IN_SIZES,
+        default=env["stand_ins"] or None,
+        help="Serve random-weight stand-ins of the real architectures instead of Hub models: tiny (tests, "
+        "offline demos of the UI) or full (real sizes, for benchmarks). Outputs are meaningless [DEMO_STAND_INS].",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(env["cache_dir"]) if env["cache_dir"] else default_cache_dir(),
+        help="Where stand-ins are built [DEMO_CACHE_DIR].",
+    )
+    return parser
+
+
+def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.model:
+        try:
+            task, model_id = parse_model_override(item, set(TASKS))
+        except ValueError as error:
+            parser.error(str(error))
+        overrides[task] = model_id
+    return Settings(
+        host=args.host,
+        port=args.port,
+        share=args.share,
+        auth=tuple(args.auth),
+        device=args.device,
+        model_overrides=overrides,
+        preload=args.preload,
+        max_memory_gb=args.max_memory_gb,
+        stand_ins=args.stand_ins,
+        cache_dir=args.cache_dir,
+    )
+
+
+def build_app(runtime: Runtime) -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            for demo in DEMOS:
+                with gr.Tab(demo.TITLE, id=demo.TASK):
+                    demo.build_tab(runtime)
+            with gr.Tab(system.TITLE, id="system") as system_tab:
+                system.build_tab(runtime, system_tab)
+    return app
+
+
+def default_models(runtime: Runtime) -> list:
+    return [(demo.TASK, runtime.choices(demo.TASK, demo.MODELS)[0], demo.LOADER) for demo in DEMOS]
+
+
+def launch_kwargs(settings: Settings) -> dict:
+    return dict(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        auth=list(settings.auth) or None,
+        theme=gr.themes.Soft(),
+        css=CSS,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = parse_settings(argv)
+    try:
+        runtime = Runtime(settings)
+    except ValueError as error:
+        sys.exit(str(error))
+    if settings.share and not settings.auth:
+        logger.warning("--share without --auth: anyone with the link can use this app and its API.")
+    app = build_app(runtime)
+    if settings.preload:
+        runtime.preload(default_models(runtime))
+    app.queue(default_concurrency_limit=2).launch(**launch_kwargs(settings))
+
+
+if __name__ == "__main__":
+    main()

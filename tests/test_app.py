@@ -1,0 +1,110 @@
+"""The app as a whole: the tab registry, the command line, preloading, and a missing model failing only its tab."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+import app as app_module
+from demos import DEMOS, sentiment, zero_shot
+from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.stand_ins import ensure_stand_in
+from tests.conftest import free_port
+
+API_NAMES = {"sentiment", "zero_shot", "qa", "generate", "segment"}
+
+
+def api_names(blocks) -> list[str]:
+    return [fn.api_name for fn in blocks.fns.values() if fn.api_name and fn.api_visibility == "public"]
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda demo: demo.TASK)
+def test_every_demo_declares_its_task_models_and_loader(demo):
+    assert demo.TASK in API_NAMES and demo.TITLE and demo.MODELS and demo.LOADER
+    assert all(choice.stand_in for choice in demo.MODELS), "every allowlisted model needs a stand-in family"
+
+
+def test_building_every_tab_loads_no_model_and_names_each_endpoint_once(tmp_path):
+    runtime = Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu"))
+    blocks = app_module.build_app(runtime)
+    names = api_names(blocks)
+    assert API_NAMES | {"system"} <= set(names)
+    assert len(names) == len(set(names))
+    assert runtime.cache.load_count == 0 and not (tmp_path / "stand-ins").exists()
+
+
+def test_view_api_lists_the_five_endpoints(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {f"/{name}" for name in API_NAMES} <= set(endpoints)
+
+
+def test_flags_have_environment_equivalents_and_flags_win():
+    environ = {
+        "DEMO_PORT": "9000",
+        "DEMO_DEVICE": "cpu",
+        "DEMO_MODELS": "qa=deepset/roberta-base-squad2,generate=/models/gpt",
+        "DEMO_STAND_INS": "tiny",
+        "DEMO_AUTH": "ada:secret",
+        "DEMO_MAX_MEMORY_GB": "2.5",
+        "DEMO_PRELOAD": "1",
+    }
+    settings = app_module.parse_settings(["--port", "9100"], environ)
+    assert settings.port == 9100 and settings.device == "cpu" and settings.stand_ins == "tiny"
+    assert settings.model_overrides == {"qa": "deepset/roberta-base-squad2", "generate": "/models/gpt"}
+    assert settings.auth == (("ada", "secret"),) and settings.max_memory_bytes == int(2.5 * 2**30)
+    assert settings.preload
+
+
+def test_defaults_serve_on_localhost_with_real_models():
+    settings = app_module.parse_settings([], {})
+    assert (settings.host, settings.port, settings.stand_ins, settings.share) == ("127.0.0.1", 7860, None, False)
+
+
+@pytest.mark.parametrize("argv", [["--model", "translate=t5"], ["--model", "qa"], ["--auth", "nopassword"]])
+def test_bad_flags_exit_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit):
+        app_module.parse_settings(argv, {})
+    assert "error" in capsys.readouterr().err
+
+
+def test_help_names_every_flag_and_its_environment_variable(capsys):
+    with pytest.raises(SystemExit):
+        app_module.parse_settings(["--help"], {})
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ["--host", "--port", "--share", "--auth", "--device", "--model", "--preload", "--max-memory-gb"]:
+        assert flag in text
+    for variable in app_module.ENVIRONMENT.values():
+        assert variable in text
+
+
+def test_preload_loads_every_default_model_in_the_background(tmp_path):
+    runtime = Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu"))
+    runtime.preload(app_module.default_models(runtime)).join(timeout=300)
+    loaded = {(entry.task, entry.model_id) for entry in runtime.cache.loaded_models()}
+    assert loaded == {(demo.TASK, demo.MODELS[0].model_id) for demo in DEMOS}
+
+
+@pytest.fixture(scope="module")
+def offline_client(tmp_path_factory):
+    """Real Hub models (none cached, no network), except sentiment, pointed at a local saved model."""
+    local_model = ensure_stand_in("distilbert-sentiment", "tiny", tmp_path_factory.mktemp("local"))
+    settings = Settings(device="cpu", port=free_port(), model_overrides={"sentiment": str(local_model)})
+    runtime = Runtime(settings)
+    blocks = app_module.build_app(runtime)
+    blocks.queue().launch(prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings))
+    yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False)
+    blocks.close()
+
+
+def test_a_model_that_cannot_be_downloaded_fails_its_tab_with_a_clear_message(offline_client):
+    with pytest.raises(Exception, match="could not be loaded") as error:
+        offline_client.predict("text", "a, b", False, "This is {}.", None, api_name="/zero_shot")
+    assert zero_shot.MODELS[0].model_id in str(error.value)
+    assert "Traceback" not in str(error.value)
+
+
+def test_other_tabs_keep_working_and_the_operator_model_is_the_default(offline_client):
+    label, _, status = offline_client.predict("Fine.", None, api_name="/sentiment")
+    assert label["label"] in {"POSITIVE", "NEGATIVE"}
+    assert "local" in status and sentiment.MODELS[0].model_id not in status
