@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from demos.common import (
+    model_cards,
+    model_dropdown,
+    report_loading,
+    served_by,
+    stand_in_banner,
+    stopwatch,
+    user_errors,
+)
+from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
 from shared.limits import MAX_SENTIMENT_LINES, MAX_TEXT_CHARS
 from shared.loading import PipelineLoader
@@ -18,7 +27,7 @@ MODELS = [
     ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
     ModelChoice("cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"),
 ]
-LOADER = PipelineLoader("text-classification")
+LOADER = PipelineLoader("text-classification", int8_allowed=True)
 TABLE_HEADERS = ["text", "label", "score"]
 EXAMPLES = [
     ["I loved this movie, the acting was wonderful."],
@@ -56,9 +65,11 @@ def table_rows(texts: list[str], results: list[list[dict]]) -> list[list]:
 def classify(runtime: Runtime, choices: list[ModelChoice], text: str, model_id: str | None):
     texts = split_texts(text)
     with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        results = loaded.loaded(texts, top_k=None, truncation=True, batch_size=len(texts))
+        # Shares forward passes with concurrent requests to the same model; results equal a call of its own.
+        batched = run_pipeline(runtime.batcher, loaded.loaded, texts, top_k=None, truncation=True)
         seconds = elapsed()
-    return confidences(results[0]), table_rows(texts, results), served_by(loaded, seconds)
+    results = batched.results
+    return confidences(results[0]), table_rows(texts, results), served_by(loaded, seconds, batched.batch_requests)
 
 
 def build_tab(runtime: Runtime) -> None:
@@ -81,10 +92,16 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text], cache_examples=False)
 
-    def sentiment(text: str, model_id: str):
+    def sentiment(
+        text: str,
+        model_id: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+    ):
         """Sentiment of a text, or of each line of it: the first line's label with confidences, a table with one row
         per line, and a status line naming the model and device that served it."""
+        report_loading(progress, runtime, TASK, choices, model_id)
         return classify(runtime, choices, text, model_id)
 
-    button.click(sentiment, [text, model], [label, table, status], api_name="sentiment")
-    text.submit(sentiment, [text, model], [label, table, status], api_visibility="private")
+    batched = dict(concurrency_limit=CONCURRENT_REQUESTS, concurrency_id="sentiment")
+    button.click(sentiment, [text, model], [label, table, status], api_name="sentiment", **batched)
+    text.submit(sentiment, [text, model], [label, table, status], api_visibility="private", **batched)

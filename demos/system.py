@@ -35,7 +35,7 @@ def model_rows(runtime: Runtime) -> list[list]:
             entry.task,
             entry.model_id,
             entry.device,
-            str(entry.dtype).removeprefix("torch."),
+            entry.precision,
             round(entry.memory_bytes / 2**20, 1),
             round(entry.load_seconds, 2),
             entry.hits,

@@ -3,11 +3,22 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 import gradio as gr
 
-from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from demos.common import (
+    model_cards,
+    model_dropdown,
+    report_loading,
+    served_by,
+    stand_in_banner,
+    stopwatch,
+    user_errors,
+)
+from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
-from shared.limits import MAX_CANDIDATE_LABELS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from shared.limits import MAX_CANDIDATE_LABELS, MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS, MAX_TEXT_CHARS
 from shared.loading import PipelineLoader
 from shared.model_choices import ModelChoice
 from shared.runtime import Runtime
@@ -22,7 +33,7 @@ MODELS = [
     ModelChoice("MoritzLaurer/deberta-v3-base-zeroshot-v2.0", stand_in="deberta-v2-nli"),
     ModelChoice("facebook/bart-large-mnli", stand_in="bart-nli"),
 ]
-LOADER = PipelineLoader("zero-shot-classification")
+LOADER = PipelineLoader("zero-shot-classification", int8_allowed=True)
 DEFAULT_TEMPLATE = "This example is {}."
 EXAMPLES = [
     ["I need to go to the bank to make a deposit.", "finance, geography, sports", False, DEFAULT_TEMPLATE],
@@ -56,8 +67,18 @@ def parse_candidate_labels(text: str) -> list[str]:
 
 
 def check_hypothesis_template(template: str | None) -> str:
+    """The template with exactly one plain `{}`: the pipeline calls `template.format(label)`, so any other field
+    (`{0}`, `{x}`, `{:>999999999}`) would fail or blow up; literal braces are written `{{` and `}}`."""
     template = (template or "").strip() or DEFAULT_TEMPLATE
-    if template.count("{}") != 1:
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise UserError(f"The hypothesis template is longer than {MAX_TEMPLATE_CHARS} characters. Shorten it.")
+    try:
+        fields = [
+            (name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template) if name is not None
+        ]
+    except ValueError:
+        fields = []
+    if fields != [("", "", None)]:
         raise UserError(
             f"The hypothesis template needs exactly one {{}} where the label goes, like “{DEFAULT_TEMPLATE}”."
         )
@@ -91,17 +112,18 @@ def classify(
     labels = parse_candidate_labels(candidate_labels)
     template = check_hypothesis_template(hypothesis_template)
     with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        # One forward pass for all labels: the pipeline's default batch_size=1 runs one per label.
-        result = loaded.loaded(
-            text,
+        # All labels, and those of concurrent requests to the same model, in shared forward passes (the pipeline
+        # alone runs one pass per label); the result equals a call of its own.
+        batched = run_pipeline(
+            runtime.batcher,
+            loaded.loaded,
+            [text],
             candidate_labels=labels,
             multi_label=bool(multi_label),
             hypothesis_template=template,
-            batch_size=len(labels),
-            truncation="only_first",
         )
         seconds = elapsed()
-    return ranked_scores(result), served_by(loaded, seconds)
+    return ranked_scores(batched.results[0]), served_by(loaded, seconds, batched.batch_requests)
 
 
 def build_tab(runtime: Runtime) -> None:
@@ -121,7 +143,9 @@ def build_tab(runtime: Runtime) -> None:
                 info="Off: the scores share out 1. On, or with one label: each label is judged on its own.",
             )
             hypothesis_template = gr.Textbox(
-                label="Hypothesis template", value=DEFAULT_TEMPLATE, info="{} is replaced by each label."
+                label="Hypothesis template",
+                value=DEFAULT_TEMPLATE,
+                info=f"{{}} is replaced by each label; up to {MAX_TEMPLATE_CHARS} characters.",
             )
             model = model_dropdown(choices)
             button = gr.Button("Classify", variant="primary")
@@ -130,9 +154,17 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text, candidate_labels, multi_label, hypothesis_template], cache_examples=False)
 
-    def zero_shot(text: str, candidate_labels: str, multi_label: bool, hypothesis_template: str, model_id: str):
+    def zero_shot(
+        text: str,
+        candidate_labels: str,
+        multi_label: bool,
+        hypothesis_template: str,
+        model_id: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+    ):
         """Score comma-separated candidate labels for a text with an NLI model: ranked labels with scores, and a
         status line naming the model and device that served it."""
+        report_loading(progress, runtime, TASK, choices, model_id)
         return classify(runtime, choices, text, candidate_labels, multi_label, hypothesis_template, model_id)
 
     button.click(
@@ -140,4 +172,5 @@ def build_tab(runtime: Runtime) -> None:
         [text, candidate_labels, multi_label, hypothesis_template, model],
         [scores, status],
         api_name="zero_shot",
+        concurrency_limit=CONCURRENT_REQUESTS,
     )

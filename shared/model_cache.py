@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from shared.device import choose_dtype
-from shared.loading import Loader, load, memory_bytes
+from shared.loading import Loader, load, memory_bytes, quantize_int8
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ class LoadedModel:
     hits: int = 0
     in_use: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    int8: bool = False  # linear layers quantised to int8 (--cpu-int8)
+
+    @property
+    def precision(self) -> str:
+        """What the status line and the System tab show: the dtype, or that the linear layers are int8."""
+        dtype = str(self.dtype).removeprefix("torch.")
+        return f"int8 dynamic, {dtype} activations" if self.int8 else dtype
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,11 @@ class ModelCache:
         source_for: Callable[[str, str | None], tuple[str, bool]],
         max_memory_bytes: int | None = None,
         load_function: Callable[..., Any] = load,
+        cpu_int8: bool = False,
     ) -> None:
         self.device = device
         self.max_memory_bytes = max_memory_bytes
+        self.cpu_int8 = cpu_int8  # quantise the linear layers of models whose loader allows it, after loading
         self._source_for = source_for
         self._load_function = load_function
         self._entries: OrderedDict[CacheKey, LoadedModel] = OrderedDict()
@@ -122,10 +131,14 @@ class ModelCache:
         source, stand_in = self._source_for(model_id, stand_in_family)
         dtype = choose_dtype(device, loader.half_allowed)
         loaded = self._load_function(loader, source, device, dtype, model_id)
+        # Before the entry is published, so no request ever sees a half-quantised model.
+        int8 = self.cpu_int8 and loader.int8_allowed and quantize_int8(loaded)
         self.load_count += 1
         seconds = time.perf_counter() - started
-        logger.info("Loaded %s for %s on %s in %.1f s", model_id, task, device, seconds)
-        return LoadedModel(task, model_id, source, device, dtype, loaded, stand_in, seconds, memory_bytes(loaded))
+        logger.info("Loaded %s for %s on %s in %.1f s%s", model_id, task, device, seconds, " (int8)" if int8 else "")
+        return LoadedModel(
+            task, model_id, source, device, dtype, loaded, stand_in, seconds, memory_bytes(loaded), int8=int8
+        )
 
     def _evict_over_budget(self) -> None:
         if self.max_memory_bytes is None:

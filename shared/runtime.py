@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.batching import ForwardBatcher
 from shared.device import choose_device
 from shared.errors import ModelUnavailable
 from shared.loading import Loader
@@ -23,7 +24,11 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.device = choose_device(settings.device)
-        self.cache = ModelCache(self.device, self.source_for, settings.max_memory_bytes)
+        cpu_int8 = settings.cpu_int8 and self.device == "cpu"
+        if settings.cpu_int8 and not cpu_int8:
+            logger.info("--cpu-int8 is ignored on %s: int8 quantisation is for the CPU only", self.device)
+        self.cache = ModelCache(self.device, self.source_for, settings.max_memory_bytes, cpu_int8=cpu_int8)
+        self.batcher = ForwardBatcher()  # shares forward passes between concurrent text-classification requests
 
     def source_for(self, model_id: str, stand_in_family: str | None) -> tuple[str, bool]:
         """What to load for an allowlisted model: a local directory as is, a stand-in in stand-in mode, else the

@@ -24,6 +24,8 @@ class Settings:
     max_memory_gb: float | None = None
     stand_ins: StandInSize | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
+    cpu_int8: bool = False  # dynamic int8 quantisation of the text models' linear layers on the CPU
+    download: bool = False  # fetch each task's default model into the Hugging Face cache, then exit
 
     @property
     def max_memory_bytes(self) -> int | None:
