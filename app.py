@@ -6,13 +6,17 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from demos import DEMOS, TASKS, system
 from shared.device import DEVICE_CHOICES
+from shared.errors import ModelUnavailable
+from shared.limits import DEFAULT_CONCURRENCY_LIMIT, MAX_QUEUED_REQUESTS, MAX_UPLOAD_MB
+from shared.loading import Loader, load
 from shared.model_choices import parse_model_override
 from shared.runtime import Runtime
 from shared.settings import Settings, default_cache_dir
@@ -35,12 +39,14 @@ ENVIRONMENT = {
     "port": "DEMO_PORT",
     "share": "DEMO_SHARE",
     "auth": "DEMO_AUTH",
+    "auth_file": "DEMO_AUTH_FILE",
     "device": "DEMO_DEVICE",
     "model": "DEMO_MODELS",
     "preload": "DEMO_PRELOAD",
     "max_memory_gb": "DEMO_MAX_MEMORY_GB",
     "stand_ins": "DEMO_STAND_INS",
     "cache_dir": "DEMO_CACHE_DIR",
+    "cpu_int8": "DEMO_CPU_INT8",
 }
 
 
@@ -53,6 +59,21 @@ def parse_auth(text: str) -> tuple[str, str]:
     if not sep or not user or not password:
         raise argparse.ArgumentTypeError("--auth expects USER:PASS")
     return user, password
+
+
+def read_auth_file(path: Path) -> list[tuple[str, str]]:
+    """USER:PASS logins, one a line; blank lines and lines starting with # are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"--auth-file {path}: {error.strerror}") from error
+    return [parse_auth(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def share_warning(settings: Settings) -> str | None:
+    if settings.share and not settings.auth:
+        return "--share without --auth: anyone with the link can use this app and its API."
+    return None
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -76,6 +97,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="USER:PASS",
         default=[parse_auth(item) for item in (env["auth"] or "").split(",") if item.strip()],
         help="Require this login for the page and the API; repeatable [DEMO_AUTH=user:pass,user2:pass2].",
+    )
+    parser.add_argument(
+        "--auth-file",
+        type=Path,
+        default=Path(env["auth_file"]) if env["auth_file"] else None,
+        metavar="PATH",
+        help="Also accept the USER:PASS logins in this file, one a line (# starts a comment) [DEMO_AUTH_FILE].",
     )
     parser.add_argument(
         "--device",
@@ -116,6 +144,19 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=Path(env["cache_dir"]) if env["cache_dir"] else default_cache_dir(),
         help="Where stand-ins are built [DEMO_CACHE_DIR].",
     )
+    parser.add_argument(
+        "--cpu-int8",
+        action="store_true",
+        default=is_true(env["cpu_int8"]),
+        help="Quantise the text models' linear layers to int8 (dynamic) on the CPU: faster, slightly different "
+        "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
+        "with HF_HUB_OFFLINE=1. Run it again offline to check that everything is there.",
+    )
     return parser
 
 
@@ -130,6 +171,11 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         except ValueError as error:
             parser.error(str(error))
         overrides[task] = model_id
+    if args.auth_file is not None:
+        try:
+            args.auth.extend(read_auth_file(args.auth_file))
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     return Settings(
         host=args.host,
         port=args.port,
@@ -141,6 +187,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         max_memory_gb=args.max_memory_gb,
         stand_ins=args.stand_ins,
         cache_dir=args.cache_dir,
+        cpu_int8=args.cpu_int8,
+        download=args.download,
     )
 
 
@@ -160,12 +208,40 @@ def default_models(runtime: Runtime) -> list:
     return [(demo.TASK, runtime.choices(demo.TASK, demo.MODELS)[0], demo.LOADER) for demo in DEMOS]
 
 
+def fetch_model(loader: Loader, model_id: str) -> None:
+    """Load a model from the Hub once, on the CPU, and drop it: that caches exactly the files the app will load."""
+    load(loader, model_id, "cpu", torch.float32, model_id)
+
+
+def download_models(runtime: Runtime, fetch: Callable[[Loader, str], None] | None = None) -> list[str]:
+    """Fetch each task's default model into the Hugging Face cache (with `fetch_model` unless told otherwise);
+    return what failed, with why."""
+    fetch = fetch or fetch_model
+    failed = []
+    for task, choice, loader in default_models(runtime):
+        if Path(choice.model_id).is_dir():
+            logger.info("%s: %s is a local directory; nothing to fetch", task, choice.model_id)
+            continue
+        logger.info("%s: fetching %s", task, choice.model_id)
+        try:
+            fetch(loader, choice.model_id)
+        except ModelUnavailable as error:
+            failed.append(f"{task}: {error}")
+    return failed
+
+
+def queue_kwargs() -> dict:
+    """A bounded queue: past MAX_QUEUED_REQUESTS waiting requests, a visitor gets "Queue is full, try again"."""
+    return dict(max_size=MAX_QUEUED_REQUESTS, default_concurrency_limit=DEFAULT_CONCURRENCY_LIMIT)
+
+
 def launch_kwargs(settings: Settings) -> dict:
     return dict(
         server_name=settings.host,
         server_port=settings.port,
         share=settings.share,
         auth=list(settings.auth) or None,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
         theme=gr.themes.Soft(),
         css=CSS,
     )
@@ -178,12 +254,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         runtime = Runtime(settings)
     except ValueError as error:
         sys.exit(str(error))
-    if settings.share and not settings.auth:
-        logger.warning("--share without --auth: anyone with the link can use this app and its API.")
+    if settings.download:
+        if settings.stand_ins:
+            sys.exit("--download fetches the real models; drop --stand-ins.")
+        failed = download_models(runtime)
+        if failed:
+            sys.exit("Some models could not be fetched:\n" + "\n".join(failed))
+        logger.info("Every default model is in the Hugging Face cache; HF_HUB_OFFLINE=1 python app.py runs offline.")
+        return
+    if warning := share_warning(settings):
+        logger.warning(warning)
     app = build_app(runtime)
     if settings.preload:
         runtime.preload(default_models(runtime))
-    app.queue(default_concurrency_limit=2).launch(**launch_kwargs(settings))
+    app.queue(**queue_kwargs()).launch(**launch_kwargs(settings))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder, is_in_or_equal
+from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
 
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS
 from shared.model_cache import LoadedModel
-from shared.model_choices import ModelChoice
+from shared.model_choices import ModelChoice, pick_choice
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -73,10 +75,12 @@ def stopwatch() -> Iterator[Callable[[], float]]:
     yield lambda: time.perf_counter() - started
 
 
-def served_by(loaded: LoadedModel, seconds: float) -> str:
-    """One line under every answer: which model and device served it, and how long it took."""
-    dtype = str(loaded.dtype).removeprefix("torch.")
-    line = f"Served by `{loaded.model_id}` on **{loaded.device}** ({dtype}) in {seconds:.2f} s"
+def served_by(loaded: LoadedModel, seconds: float, batch_requests: int = 1) -> str:
+    """One line under every answer: which model and device served it, and how long it took (and, for batched
+    endpoints, with how many concurrent requests it shared its forward pass)."""
+    line = f"Served by `{loaded.model_id}` on **{loaded.device}** ({loaded.precision}) in {seconds:.2f} s"
+    if batch_requests > 1:
+        line += f" · batched with {batch_requests - 1} other request{'s' if batch_requests > 2 else ''}"
     if loaded.stand_in:
         line += " · ⚠️ stand-in with random weights: the output is meaningless"
     return line
@@ -103,6 +107,24 @@ def model_cards(choices: list[ModelChoice]) -> str:
     return "Models: " + " · ".join(names)
 
 
+def report_loading(
+    progress: Callable[..., Any] | None, runtime: Runtime, task: str, choices: list[ModelChoice], model_id: str | None
+) -> None:
+    """Tell the visitor a model is being loaded (a first request can take a while) instead of a silent spinner."""
+    if progress is None:
+        return
+    try:
+        choice = pick_choice(choices, model_id)
+    except UserError:
+        return  # the request itself refuses the model, with the error the visitor needs
+    if not runtime.cache.is_loaded(task, choice.model_id):
+        progress(
+            0,
+            desc=f"Loading model {choice.model_id}… (first use: downloading it if needed, moving it to "
+            f"{runtime.device})",
+        )
+
+
 def check_image_pixels(width: int, height: int) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise UserError(
@@ -111,23 +133,56 @@ def check_image_pixels(width: int, height: int) -> None:
         )
 
 
+NOT_UPLOADED = "Send the image file itself: this app reads uploaded files only and never fetches URLs or paths."
+
+
+def is_upload(payload: Any) -> bool:
+    """Whether an image payload is a file uploaded to Gradio's upload folder. A payload can name any server path,
+    or carry a `data:` URL that Gradio decodes instead of the path (skipping the pixel check); both are refused."""
+    url = payload.url or ""
+    return bool(payload.path) and not url.startswith("data:") and is_in_or_equal(payload.path, get_upload_folder())
+
+
 def photo_upload(**image_kwargs: Any) -> gr.Image:
     """`gr.Image` that answers a file it cannot read, or one with too many pixels, with a short `gr.Error` (plain
-    `gr.Image` fails with a server error), and checks the pixel count from the header before decoding anything."""
+    `gr.Image` fails with a server error), and checks the pixel count from the header before decoding anything.
+    It reads uploaded files only: a URL or a server path sent as the image is refused, never fetched or read."""
     image = gr.Image(**image_kwargs)
     decode = image.preprocess
 
     # An instance attribute rather than a subclass: Gradio writes a .pyi stub beside every Component subclass.
     def preprocess(payload: Any) -> Any:
+        if payload is not None and not is_upload(payload):
+            raise gr.Error(NOT_UPLOADED)
         try:
-            if payload is not None and payload.path:
+            if payload is not None:
                 with Image.open(payload.path) as header:
                     check_image_pixels(header.width, header.height)
-            return decode(payload)
+            decoded = decode(payload)
+            if isinstance(decoded, Image.Image):
+                decoded.load()  # a truncated file fails here, with the message below, not later in the model code
+            return decoded
         except UserError as error:
             raise gr.Error(str(error)) from error
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+        except Image.DecompressionBombError as error:  # PIL refuses to even open images far past our limit
+            raise gr.Error(
+                f"The image has far more than {MAX_IMAGE_PIXELS:,} pixels, the limit. Scale it down and upload it "
+                "again."
+            ) from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise gr.Error("That file is not an image this app can read. Upload a JPEG, PNG or WebP photo.") from error
 
     image.preprocess = preprocess
+
+    # Gradio fetches a payload whose path is a URL before preprocessing; a visitor's string must never reach the
+    # network. (Server paths: Gradio refuses those outside its upload folder in payloads marked as files, and
+    # `is_upload` above refuses the rest.)
+    fetch_or_copy = image.async_move_resource_to_block_cache
+
+    async def uploads_only(url_or_file_path: Any) -> str | None:
+        if is_http_url_like(str(url_or_file_path)):
+            raise gr.Error(NOT_UPLOADED)
+        return await fetch_or_copy(url_or_file_path)
+
+    image.async_move_resource_to_block_cache = uploads_only
     return image

@@ -14,9 +14,23 @@ import numpy as np
 import torch
 from transformers import BatchEncoding
 
-from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from demos.common import (
+    model_cards,
+    model_dropdown,
+    report_loading,
+    served_by,
+    stand_in_banner,
+    stopwatch,
+    user_errors,
+)
 from shared.errors import UserError
-from shared.limits import MAX_ANSWER_TOKENS, MAX_QA_CONTEXT_CHARS, MAX_QA_QUESTION_CHARS, MAX_TOP_K_ANSWERS
+from shared.limits import (
+    MAX_ANSWER_TOKENS,
+    MAX_QA_CONTEXT_CHARS,
+    MAX_QA_QUESTION_CHARS,
+    MAX_TOP_K_ANSWERS,
+    is_finite_number,
+)
 from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
 from shared.runtime import Runtime
@@ -32,7 +46,7 @@ MODELS = [
     ModelChoice("distilbert/distilbert-base-cased-distilled-squad", stand_in="distilbert-qa"),
     ModelChoice("deepset/roberta-base-squad2", stand_in="roberta-qa", note="can say 'no answer' (SQuAD 2.0)"),
 ]
-LOADER = ModelLoader("AutoModelForQuestionAnswering", "AutoTokenizer")
+LOADER = ModelLoader("AutoModelForQuestionAnswering", "AutoTokenizer", int8_allowed=True)
 # SQuAD 2.0 taught these models to point at [CLS] when the context does not answer the question.
 NO_ANSWER_MODELS = frozenset({"deepset/roberta-base-squad2"})
 
@@ -113,7 +127,7 @@ def check_question_and_context(question: str | None, context: str | None) -> tup
 
 
 def check_whole_number(value: float | None, name: str, highest: int) -> int:
-    if value is None or value != int(value) or not 1 <= value <= highest:
+    if not is_finite_number(value) or value != int(value) or not 1 <= value <= highest:
         raise UserError(f"{name} must be a whole number from 1 to {highest}; got {value!r}.")
     return int(value)
 
@@ -374,10 +388,17 @@ def build_tab(runtime: Runtime) -> None:
     gr.Examples(EXAMPLES, inputs=[context, question, top_k, model], cache_examples=False)
 
     def qa(
-        context: str, question: str, top_k: float, max_answer_len: float, handle_impossible_answer: bool, model_id: str
+        context: str,
+        question: str,
+        top_k: float,
+        max_answer_len: float,
+        handle_impossible_answer: bool,
+        model_id: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
     ):
         """Find the span of the context that answers the question: the context with the answer highlighted, its
         score, the top_k answers with character offsets, and a status line."""
+        report_loading(progress, runtime, TASK, choices, model_id)
         return answer(runtime, choices, context, question, top_k, max_answer_len, handle_impossible_answer, model_id)
 
     def on_model_change(model_id: str) -> gr.Checkbox:

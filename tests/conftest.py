@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from app import build_app, launch_kwargs  # noqa: E402
+from app import build_app, launch_kwargs, queue_kwargs  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -46,7 +46,7 @@ def runtime(tiny_settings: Settings) -> Runtime:
 def app_url(runtime: Runtime):
     app = build_app(runtime)
     kwargs = launch_kwargs(runtime.settings)
-    app.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=True, **kwargs)
     yield f"http://{runtime.settings.host}:{runtime.settings.port}/"
     app.close()
 

@@ -1,0 +1,213 @@
+"""Bad input through the public API, endpoint × input: each gets a valid answer or a short `gr.Error` naming the
+problem and the limit, and the next good request to the same endpoint is served. The README's table of bad inputs
+lists these cases; their ids here are the ids there."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from demos import segment
+from shared.limits import (
+    MAX_CANDIDATE_LABELS,
+    MAX_IMAGE_PIXELS,
+    MAX_LABEL_CHARS,
+    MAX_NEW_TOKENS,
+    MAX_QA_CONTEXT_CHARS,
+    MAX_QA_QUESTION_CHARS,
+    MAX_SENTIMENT_LINES,
+    MAX_TEXT_CHARS,
+)
+
+OK = None  # expected outcome: a valid answer, not an error
+CONTROL = "good \x00film\x07 with \x1b[31mcolour\x1b[0m,\ttabs\r\nand\u200b zero\u202ewidth \ufeffmarks"
+MIXED = "Great film! 素晴らしい映画。 Фильм отличный. فيلم رائع 😀 ｆｕｌｌｗｉｄｔｈ"
+HUGE = "word " * 40_000  # 200,000 characters
+PHOTO = str(segment.EXAMPLE_PHOTOS[1])
+
+GOOD_REQUESTS = {
+    "/sentiment": dict(text="A fine day."),
+    "/zero_shot": dict(text="The striker scored.", candidate_labels="sports, politics"),
+    "/qa": dict(context="The keys were in the fruit bowl.", question="Where were the keys?"),
+    "/generate": dict(prompt="Hello", strategy="greedy", max_new_tokens=3),
+    "/segment": dict(image=handle_file(PHOTO)),
+}
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid black 1-bit PNG of `width`×`height` pixels: decompression-bomb territory in a few dozen kilobytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = bytes((1 + (width + 7) // 8) * height)  # each row: filter byte 0, then all-black pixels
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad-images")
+    with Image.open(PHOTO) as photo:
+        photo = photo.convert("RGB").resize((96, 64))
+    paths = {name: folder / name for name in ["text.png", "truncated.jpg", "corrupt.png", "one_pixel.png"]}
+    paths["text.png"].write_text("this is text, not a picture")
+    photo.save(folder / "whole.jpg")
+    whole = (folder / "whole.jpg").read_bytes()
+    paths["truncated.jpg"].write_bytes(whole[: len(whole) // 2])
+    paths["corrupt.png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    Image.new("RGB", (1, 1), "red").save(paths["one_pixel.png"])
+    paths["bomb.png"] = folder / "bomb.png"
+    paths["bomb.png"].write_bytes(png_bomb(20_000, 20_000))
+    for name, image in {
+        "grayscale.png": photo.convert("L"),
+        "palette.png": photo.convert("P"),
+        "rgba.png": photo.convert("RGBA"),
+        "cmyk.jpg": photo.convert("CMYK"),
+        "sixteen_bit.png": photo.convert("I").point(lambda value: value * 256).convert("I;16"),
+    }.items():
+        paths[name] = folder / name
+        image.save(paths[name])
+    paths["animated.gif"] = folder / "animated.gif"
+    frames = [photo.convert("P"), photo.rotate(90).convert("P"), photo.rotate(180).convert("P")]
+    frames[0].save(paths["animated.gif"], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    paths["drawing.svg"] = folder / "drawing.svg"
+    paths["drawing.svg"].write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>')
+    return paths
+
+
+# (endpoint, case id, request fields, expected: OK or a regex the error must match)
+TEXT_CASES = [
+    ("/sentiment", "empty", dict(text=""), "Type some text"),
+    ("/sentiment", "whitespace", dict(text=" \n\t \u3000"), "Type some text"),
+    ("/sentiment", "200k-chars", dict(text=HUGE), f"limit is {MAX_TEXT_CHARS:,}"),
+    ("/sentiment", "65-lines", dict(text="ok\n" * 65), f"limit is {MAX_SENTIMENT_LINES}"),
+    ("/sentiment", "control-chars", dict(text=CONTROL), OK),
+    ("/sentiment", "mixed-scripts", dict(text=MIXED), OK),
+    ("/sentiment", "model-not-allowed", dict(text="ok", model_id="evil/model"), "not in the list of choices"),
+    ("/zero_shot", "empty-text", dict(text="  ", candidate_labels="a, b"), "Type the text"),
+    ("/zero_shot", "200k-chars", dict(text=HUGE, candidate_labels="a, b"), f"limit is {MAX_TEXT_CHARS:,}"),
+    ("/zero_shot", "control-chars", dict(text=CONTROL, candidate_labels="film, \x00tab\t"), OK),
+    ("/zero_shot", "mixed-scripts", dict(text=MIXED, candidate_labels="映画, фильм, 😀"), OK),
+    ("/zero_shot", "zero-labels", dict(text="x", candidate_labels=""), "at least one candidate label"),
+    ("/zero_shot", "empty-labels", dict(text="x", candidate_labels=",,,"), "at least one candidate label"),
+    ("/zero_shot", "one-label", dict(text="x", candidate_labels="sports"), OK),
+    ("/zero_shot", "duplicate-labels", dict(text="x", candidate_labels="sports, Sports,  sports ,sports"), OK),
+    (
+        "/zero_shot",
+        "500-labels",
+        dict(text="x", candidate_labels=", ".join(f"label {n}" for n in range(500))),
+        f"500 labels were given; the limit is {MAX_CANDIDATE_LABELS}",
+    ),
+    ("/zero_shot", "long-label", dict(text="x", candidate_labels="a" * 101), f"longer than {MAX_LABEL_CHARS}"),
+    (
+        "/zero_shot",
+        "template-without-braces",
+        dict(text="x", candidate_labels="a", hypothesis_template="This is it."),
+        "exactly one {}",
+    ),
+    (
+        "/zero_shot",
+        "template-with-two-braces",
+        dict(text="x", candidate_labels="a", hypothesis_template="{} or {}"),
+        "exactly one {}",
+    ),
+    ("/qa", "empty-context", dict(context="", question="Where?"), "Paste the context"),
+    ("/qa", "empty-question", dict(context="The keys were here.", question=" \n"), "Type a question"),
+    ("/qa", "both-empty", dict(context="", question=""), "Paste the context"),
+    ("/qa", "200k-context", dict(context=HUGE, question="Where?"), f"limit is {MAX_QA_CONTEXT_CHARS:,}"),
+    ("/qa", "long-question", dict(context="x", question="why " * 300), f"limit is {MAX_QA_QUESTION_CHARS:,}"),
+    ("/qa", "control-chars", dict(context=CONTROL, question="What\x00 film?"), OK),
+    ("/qa", "mixed-scripts", dict(context=MIXED, question="映画は？"), OK),
+    ("/qa", "top-k-0", dict(context="x", question="y", top_k=0), "less than minimum value 1"),
+    ("/qa", "top-k-huge", dict(context="x", question="y", top_k=1e9), "greater than maximum value 10"),
+    ("/generate", "empty-prompt", dict(prompt=""), "Type a prompt"),
+    ("/generate", "whitespace-prompt", dict(prompt=" \n "), "Type a prompt"),
+    ("/generate", "200k-chars", dict(prompt=HUGE), f"limit is {MAX_TEXT_CHARS:,}"),
+    ("/generate", "control-chars", dict(prompt=CONTROL, max_new_tokens=3), OK),
+    ("/generate", "mixed-scripts", dict(prompt=MIXED, max_new_tokens=3), OK),
+    ("/generate", "max-new-tokens-negative", dict(max_new_tokens=-5), "less than minimum value 1"),
+    ("/generate", "max-new-tokens-huge", dict(max_new_tokens=10**9), f"greater than maximum value {MAX_NEW_TOKENS}"),
+    ("/generate", "temperature-0", dict(temperature=0), "less than minimum value 0.01"),
+    ("/generate", "temperature-1e6", dict(temperature=1e6), "greater than maximum value 5"),
+    ("/generate", "top-p-0", dict(top_p=0), "less than minimum value 0.01"),
+    ("/generate", "top-p-2", dict(top_p=2), "greater than maximum value 1"),
+    ("/generate", "top-k-negative", dict(top_k=-1), "less than minimum value 0"),
+    ("/generate", "sequences-0", dict(num_return_sequences=0), "less than minimum value 1"),
+    ("/generate", "sequences-100", dict(num_return_sequences=100), "greater than maximum value 4"),
+    ("/generate", "beams-100", dict(strategy="beam search", num_beams=100), "greater than maximum value 8"),
+    ("/generate", "strategy-unknown", dict(strategy="telepathy"), "telepathy"),
+    ("/generate", "seed-negative", dict(seed=-7), "less than minimum value -1"),
+]
+
+IMAGE_CASES = [
+    ("no-image", None, "Upload an image"),
+    ("text-file", "text.png", "not an image this app can read"),
+    ("truncated-jpeg", "truncated.jpg", "not an image this app can read"),
+    ("corrupt-png", "corrupt.png", "not an image this app can read"),
+    ("svg", "drawing.svg", "not an image this app can read|SVG"),
+    ("20000x20000", "bomb.png", f"{MAX_IMAGE_PIXELS:,} pixels, the limit"),
+    ("1x1", "one_pixel.png", OK),
+    ("grayscale", "grayscale.png", OK),
+    ("palette", "palette.png", OK),
+    ("rgba", "rgba.png", OK),
+    ("cmyk", "cmyk.jpg", OK),
+    ("16-bit", "sixteen_bit.png", OK),
+    ("animated-gif", "animated.gif", OK),
+]
+
+
+def status_of(result: tuple) -> str:
+    """The status line among an answer's outputs, wherever the tab puts it."""
+    statuses = [value for value in result if isinstance(value, str) and "Served by" in value]
+    assert statuses, f"no status line in {result!r}"
+    return statuses[-1]
+
+
+def call(client, endpoint: str, fields: dict):
+    return client.predict(**{**GOOD_REQUESTS[endpoint], **fields}, api_name=endpoint)
+
+
+def check(client, endpoint: str, fields: dict, expected: str | None) -> None:
+    if expected is OK:
+        result = call(client, endpoint, fields)
+        assert "Served by" in status_of(result)
+    else:
+        with pytest.raises(AppError, match=expected) as error:
+            call(client, endpoint, fields)
+        message = str(error.value)
+        assert len(message) < 300 and "Traceback" not in message and "Something went wrong" not in message
+    # The server is still up: the next good request to the same endpoint is answered.
+    assert "Served by" in status_of(call(client, endpoint, {}))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fields", "expected"),
+    [case[0:1] + case[2:] for case in TEXT_CASES],
+    ids=[f"{case[0][1:]}-{case[1]}" for case in TEXT_CASES],
+)
+def test_text_and_settings(client, endpoint, fields, expected):
+    check(client, endpoint, fields, expected)
+
+
+@pytest.mark.parametrize(("name", "expected"), [case[1:] for case in IMAGE_CASES], ids=[c[0] for c in IMAGE_CASES])
+def test_images(client, images, name, expected):
+    image = None if name is None else handle_file(str(images[name]))
+    check(client, "/segment", {"image": image}, expected)
+
+
+def test_duplicate_labels_are_scored_once(client):
+    scores, _ = client.predict("x", "sports, Sports,  sports ,sports", api_name="/zero_shot")
+    assert [item["label"] for item in scores["confidences"]] == ["sports"]
+
+
+def test_a_one_pixel_image_gives_the_same_size_masks(client, images):
+    annotated, *_ = client.predict(handle_file(str(images["one_pixel.png"])), 0.0, 0.0, api_name="/segment")
+    with Image.open(annotated["image"]) as shown:
+        assert shown.size == (1, 1)
