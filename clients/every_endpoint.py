@@ -6,6 +6,7 @@ python clients/every_endpoint.py http://127.0.0.1:7860/
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -68,10 +69,16 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     print("generate (beams):", repr(text))
     results["beams"] = text
 
-    # Panoptic segmentation: upload a photo with handle_file; one mask file per segment, and a table.
-    annotated, table, status = client.predict(handle_file(str(PHOTO)), 0.85, 0.8, api_name="/segment")
-    print("segment:", table["data"])
+    # Panoptic segmentation: upload a photo with handle_file; one mask file per segment, a table, and two
+    # downloads: the photo with the masks painted on (PNG) and every segment with its mask as COCO RLE (JSON).
+    annotated, table, status, overlay_png, segments_json = client.predict(
+        handle_file(str(PHOTO)), 0.85, 0.8, api_name="/segment"
+    )
+    segments = json.loads(Path(segments_json).read_text())["segments"]
+    print("segment:", table["data"], "overlay:", overlay_png)
+    print("segment (JSON):", [(item["label"], item["mask"]["size"]) for item in segments])
     results["segment"] = table
+    results["segment_json"] = segments
 
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,7 +131,7 @@ def test_example_photos_are_small_and_credited():
 
 
 def test_endpoint_returns_one_uniquely_labelled_mask_per_table_row(client):
-    annotated, table, status = client.predict(
+    annotated, table, status, _, _ = client.predict(
         handle_file(str(segment.EXAMPLE_PHOTOS[2])), 0.85, 0.8, MODEL_ID, api_name="/segment"
     )
     labels = [entry["label"] for entry in annotated["annotations"]]
@@ -146,13 +148,13 @@ def test_endpoint_returns_one_uniquely_labelled_mask_per_table_row(client):
 def test_endpoint_bounds_the_size_of_what_it_sends_back(client, tmp_path):
     large = tmp_path / "large.png"
     Image.open(segment.EXAMPLE_PHOTOS[0]).resize((2400, 2400)).save(large)
-    annotated, _, _ = client.predict(handle_file(str(large)), 0.85, 0.8, MODEL_ID, api_name="/segment")
+    annotated, *_ = client.predict(handle_file(str(large)), 0.85, 0.8, MODEL_ID, api_name="/segment")
     with Image.open(annotated["annotations"][0]["image"]) as mask:
         assert max(mask.size) == MAX_IMAGE_SIDE
 
 
 def test_endpoint_says_when_nothing_passes_the_threshold(client):
-    annotated, table, status = client.predict(
+    annotated, table, status, _, _ = client.predict(
         handle_file(str(segment.EXAMPLE_PHOTOS[1])), 1.0, 0.8, MODEL_ID, api_name="/segment"
     )
     assert annotated["annotations"] == [] and table["data"] in ([], [["", "", ""]])
@@ -165,7 +167,7 @@ def test_endpoint_refuses_a_file_that_is_not_an_image(client, tmp_path):
     with pytest.raises(AppError, match="not an image this app can read"):
         client.predict(handle_file(str(not_an_image)), 0.85, 0.8, MODEL_ID, api_name="/segment")
     # The server is still serving.
-    _, table, _ = client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), 0.85, 0.8, MODEL_ID, api_name="/segment")
+    _, table, *_ = client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), 0.85, 0.8, MODEL_ID, api_name="/segment")
     assert table["data"]
 
 
@@ -175,3 +177,40 @@ def test_endpoint_refuses_too_many_pixels_with_a_message(client, tmp_path):
     Image.new("1", (side, side)).save(huge)  # a few KB on disk, 40+ megapixels decoded
     with pytest.raises(AppError, match="Scale it down"):
         client.predict(handle_file(str(huge)), 0.85, 0.8, MODEL_ID, api_name="/segment")
+
+
+def test_mask_rle_round_trips_and_counts_background_first():
+    mask = np.array([[1, 0, 0], [1, 1, 0]], dtype=bool)
+    rle = segment.mask_rle(mask)
+    assert rle == {"size": [2, 3], "counts": [0, 2, 1, 1, 2]}  # column-major: 1,1 | 0,1 | 0,0
+    assert np.array_equal(segment.rle_mask(rle), mask)
+    empty = np.zeros((4, 5), dtype=bool)
+    assert segment.mask_rle(empty)["counts"] == [20]
+    assert np.array_equal(segment.rle_mask(segment.mask_rle(empty)), empty)
+
+
+def test_overlay_paints_each_segment_and_leaves_the_rest_alone():
+    image = Image.new("RGB", (4, 2), (0, 0, 0))
+    mask = np.zeros((2, 4), dtype=bool)
+    mask[:, :2] = True
+    painted = np.asarray(segment.overlay(image, [segment.Segment("cup", 0.9, mask)], opacity=1.0))
+    assert tuple(painted[0, 0]) == segment.segment_colour(0) and tuple(painted[1, 3]) == (0, 0, 0)
+
+
+def test_endpoint_offers_the_overlay_and_the_segments_as_downloads(client):
+    photo = segment.EXAMPLE_PHOTOS[2]
+    annotated, table, _, overlay_png, segments_json = client.predict(
+        handle_file(str(photo)), 0.85, 0.8, MODEL_ID, api_name="/segment"
+    )
+    assert overlay_png.endswith(".png") and segments_json.endswith(".json")
+    with Image.open(overlay_png) as painted, Image.open(photo) as original:
+        assert painted.format == "PNG" and painted.size == original.size
+        assert np.asarray(painted).tolist() != np.asarray(original.convert("RGB")).tolist()
+    record = json.loads(Path(segments_json).read_text())
+    assert record["model_id"] == MODEL_ID and record["threshold"] == 0.85
+    assert [[item["label"], item["score"], item["area_percent"]] for item in record["segments"]] == table["data"]
+    for item, annotation in zip(record["segments"], annotated["annotations"], strict=True):
+        with Image.open(annotation["image"]) as shown:
+            mask = segment.rle_mask(item["mask"])
+            assert mask.shape == (record["height"], record["width"])
+            assert np.array_equal(mask, np.asarray(shown.convert("L")) > 0)
