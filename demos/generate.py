@@ -17,7 +17,15 @@ import gradio as gr
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-from demos.common import model_cards, model_dropdown, served_by, stand_in_banner, stopwatch, user_errors
+from demos.common import (
+    model_cards,
+    model_dropdown,
+    report_loading,
+    served_by,
+    stand_in_banner,
+    stopwatch,
+    user_errors,
+)
 from shared.errors import UserError
 from shared.limits import (
     MAX_GENERATION_SECONDS,
@@ -31,6 +39,7 @@ from shared.limits import (
     MAX_TOP_K,
     MIN_TEMPERATURE,
     MIN_TOP_P,
+    is_finite_number,
 )
 from shared.loading import ModelLoader
 from shared.model_choices import ModelChoice
@@ -50,7 +59,7 @@ MODELS = [
     ModelChoice("openai-community/gpt2", stand_in="gpt2-lm"),
     ModelChoice("HuggingFaceTB/SmolLM2-135M", stand_in="llama-lm"),
 ]
-LOADER = ModelLoader("AutoModelForCausalLM", "AutoTokenizer")
+LOADER = ModelLoader("AutoModelForCausalLM", "AutoTokenizer", int8_allowed=True)
 
 GREEDY, SAMPLING, BEAM_SEARCH = "greedy", "sampling", "beam search"
 STRATEGIES = (GREEDY, SAMPLING, BEAM_SEARCH)
@@ -81,13 +90,13 @@ _running_lock = threading.Lock()
 
 
 def whole_number(name: str, value: float | None, low: int, high: int) -> int:
-    if value is None or value != int(value) or not low <= value <= high:
+    if not is_finite_number(value) or value != int(value) or not low <= value <= high:
         raise UserError(f"{name} must be a whole number from {low} to {high}; got {value}.")
     return int(value)
 
 
 def number(name: str, value: float | None, low: float, high: float) -> float:
-    if value is None or not low <= value <= high:
+    if not is_finite_number(value) or not low <= value <= high:
         raise UserError(f"{name} must be between {low} and {high}; got {value}.")
     return float(value)
 
@@ -197,6 +206,26 @@ def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = N
     return " · ".join(parts)
 
 
+class TokenStreamer(TextIteratorStreamer):
+    """`TextIteratorStreamer` that hands on each token's text as soon as it decodes, where transformers' holds a
+    word back until the next space: so the first token is on screen after one forward pass of the prompt. Only an
+    incomplete UTF-8 character (decoded as "\ufffd") waits for the token that completes it; the final answer is
+    decoded whole, so a token that changes the text before it is put right at the end."""
+
+    def put(self, value: torch.Tensor) -> None:
+        if self.skip_prompt and self.next_tokens_are_prompt:
+            self.next_tokens_are_prompt = False
+            return
+        self.token_cache.extend(value.reshape(-1).tolist())
+        text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
+        if text.endswith("\ufffd"):
+            return
+        self.on_finalized_text(text[self.print_len :])
+        self.print_len = len(text)
+        if text.endswith("\n"):  # decode only the current line next time, as transformers does
+            self.token_cache, self.print_len = [], 0
+
+
 class StopRequested(StoppingCriteria):
     """Ends every sequence at the next token once `event` is set (by Stop, a closed tab, or the request ending)."""
 
@@ -297,7 +326,7 @@ def generate_text(
         prompt_tokens = inputs["input_ids"].shape[1]
         check_context(prompt_tokens, kwargs["max_new_tokens"], getattr(model.config, "max_position_embeddings", None))
         streamer = (
-            TextIteratorStreamer(tokenizer, skip_prompt=True, timeout=PROGRESS_SECONDS, skip_special_tokens=True)
+            TokenStreamer(tokenizer, skip_prompt=True, timeout=PROGRESS_SECONDS, skip_special_tokens=True)
             if streams(kwargs)
             else None
         )
@@ -443,9 +472,11 @@ def build_tab(runtime: Runtime) -> None:
         num_return_sequences: float,
         num_beams: float,
         seed: float | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
     ) -> Iterator[tuple[str, str]]:
         """Continue a prompt with a causal language model. Greedy and single-sequence sampling stream token by token;
         beam search and several sequences arrive whole. Yields (text, status)."""
+        report_loading(progress, runtime, TASK, choices, model_id)
         yield from generate_text(
             runtime,
             choices,

@@ -356,3 +356,22 @@ def test_cancelling_a_request_stops_its_generation_on_the_server(client, slow_gp
     assert len(slow_gpt2_without_end) < MAX_NEW_TOKENS // 2
     text, status = client.submit(*settings(max_new_tokens=5), api_name="/generate").result(timeout=60)
     assert text.startswith(PROMPT) and "5 new tokens" in status
+
+
+def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2):
+    """The first update shows the first token (one forward pass of the prompt), and every later token arrives in an
+    update of its own, not held back until its word is complete."""
+    inputs = gpt2.processor(PROMPT, return_tensors="pt")
+    tokens = gpt2.model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, inputs["input_ids"].shape[1] :]
+    expected = []
+    for count in range(1, len(tokens) + 1):
+        text = PROMPT + gpt2.processor.decode(tokens[:count], skip_special_tokens=True)
+        if not text.endswith("\ufffd") and (not expected or text != expected[-1]):
+            expected.append(text)
+    job = client.submit(*settings(strategy="greedy", max_new_tokens=12), api_name="/generate")
+    streamed = []
+    for text, _ in job:
+        if text and (not streamed or text != streamed[-1]):
+            streamed.append(text)
+    assert len(expected) >= 3
+    assert streamed == expected

@@ -18,6 +18,16 @@ GPT2_VOCAB = 50257
 SMOLLM2_VOCAB = 49152
 
 
+def only_writable_tokens(model: PreTrainedModel, tokenizer) -> None:
+    """Zero the (tied) embedding rows of ids the small tokenizer cannot write, and of end-of-text: their logits
+    are then 0 while the writable ones' maximum is positive, so greedy text streams visibly (an id past the
+    tokenizer decodes to "") and runs to max_new_tokens, as a benchmark needs. The compute cost is unchanged."""
+    with torch.no_grad():
+        embeddings = model.get_input_embeddings().weight
+        embeddings[len(tokenizer) :] = 0
+        embeddings[tokenizer.eos_token_id] = 0
+
+
 def save_with_generation_config(model: PreTrainedModel, tokenizer, target: Path) -> None:
     end_of_text = tokenizer.eos_token_id
     model.generation_config = GenerationConfig(
@@ -40,7 +50,10 @@ def gpt2_lm(target: Path, size: str) -> None:
         **dims,
     )
     torch.manual_seed(0)
-    save_with_generation_config(GPT2LMHeadModel(config), tokenizer, target)
+    model = GPT2LMHeadModel(config)
+    if size == "full":
+        only_writable_tokens(model, tokenizer)
+    save_with_generation_config(model, tokenizer, target)
 
 
 def llama_lm(target: Path, size: str) -> None:
@@ -66,4 +79,7 @@ def llama_lm(target: Path, size: str) -> None:
         **dims,
     )
     torch.manual_seed(0)
-    save_with_generation_config(LlamaForCausalLM(config), tokenizer, target)
+    model = LlamaForCausalLM(config)
+    if size == "full":
+        only_writable_tokens(model, tokenizer)
+    save_with_generation_config(model, tokenizer, target)

@@ -1,0 +1,187 @@
+"""Timing helpers: interleaved medians, time to first streamed update, and throughput under concurrent clients."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from gradio_client import Client
+
+
+def seconds_of(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+MIN_REPEATS = 3
+
+
+def interleaved(
+    calls: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, budget_s: float | None = None
+) -> dict[str, list[float]]:
+    """Time each call `repeats` times, taking turns (a, b, a, b, ...), so a burst of load from elsewhere on the
+    machine falls on every side alike; `warmup` untimed rounds first. Past `budget_s` seconds it stops early (after
+    at least MIN_REPEATS rounds), so a loaded machine cannot stretch the run without bound; the rows say how many."""
+    started = time.perf_counter()
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for round_number in range(repeats):
+        over_budget = budget_s is not None and time.perf_counter() - started > budget_s
+        if over_budget and round_number >= min(MIN_REPEATS, repeats):
+            break
+        for name, fn in calls.items():
+            times[name].append(seconds_of(fn))
+    return times
+
+
+def ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
+def streamed(client: Client, args: tuple, kwargs: dict) -> dict[str, float]:
+    """Submit a streaming request: seconds to the first update with text, to the last, and how many updates."""
+    started = time.perf_counter()
+    first = None
+    updates = 0
+    job = client.submit(*args, **kwargs)
+    for update in job:
+        updates += 1
+        if first is None and update and update[0]:
+            first = time.perf_counter() - started
+    job.result()
+    total = time.perf_counter() - started
+    return {"first_update_s": first if first is not None else total, "total_s": total, "updates": updates}
+
+
+def client_pool(url: str, size: int) -> list[Client]:
+    """`size` gradio_clients of one server, connected in parallel (each fetches the app's config first)."""
+    pool: list[Client | None] = [None] * size
+
+    def connect(index: int) -> None:
+        pool[index] = Client(url, verbose=False)
+
+    threads = [threading.Thread(target=connect, args=(index,)) for index in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    if not all(pool):
+        raise TimeoutError(f"could not connect {size} clients to {url}")
+    return pool
+
+
+def throughput(pool: list[Client], request: tuple[tuple, dict], clients: int, seconds: float) -> dict[str, float]:
+    """Completed requests per second with `clients` threads, each with its own gradio_client from `pool`, sending
+    back to back for `seconds` (requests under way at the deadline are waited for and counted)."""
+    args, kwargs = request
+    connections = pool[:clients]
+    done = [0] * clients
+    errors = [0] * clients
+    last = [0.0] * clients
+    start = threading.Barrier(clients + 1)
+    began = 0.0
+
+    def work(index: int) -> None:
+        start.wait()
+        while time.perf_counter() - began < seconds:
+            try:
+                connections[index].predict(*args, **kwargs)
+                done[index] += 1
+            except Exception:
+                errors[index] += 1
+            last[index] = time.perf_counter()
+
+    threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    start.wait()
+    for thread in threads:
+        thread.join(seconds + 300)
+    wall = max(max(last) - began, 1e-9)
+    return {
+        "clients": clients,
+        "requests_per_s": round(sum(done) / wall, 3),
+        "completed": sum(done),
+        "errors": sum(errors),
+        "seconds": round(wall, 2),
+    }
+
+
+class QueueClient:
+    """Gradio's queue protocol spoken as the browser does (POST queue/join, then read queue/data's server-sent
+    events as they arrive), on one kept-alive connection. gradio_client checks for new messages every 50 ms
+    (`time.sleep(0.05)` in `get_pred_from_sse_v1plus`), which adds up to 50 ms per answer that a browser never sees;
+    this client measures what the server adds. Text inputs only (no file uploads)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/") + "/gradio_api/"
+        self.http = httpx.Client(timeout=httpx.Timeout(300.0))
+        config = self.http.get(url.rstrip("/") + "/config").json()
+        self.fn_index = {dep["api_name"]: dep["id"] for dep in config["dependencies"] if dep.get("api_name")}
+        api = Client(url, verbose=False)
+        self.parameters = {
+            name.lstrip("/"): info["parameters"]
+            for name, info in api.view_api(print_info=False, return_format="dict")["named_endpoints"].items()
+        }
+        api.close()
+
+    def data(self, api_name: str, args: tuple, kwargs: dict) -> list:
+        """Positional and keyword arguments laid out as the endpoint's inputs, defaults for the rest."""
+        values = []
+        for index, parameter in enumerate(self.parameters[api_name]):
+            if index < len(args):
+                values.append(args[index])
+            elif parameter["parameter_name"] in kwargs:
+                values.append(kwargs[parameter["parameter_name"]])
+            else:
+                values.append(parameter.get("parameter_default"))
+        return values
+
+    def request(self, *args: Any, api_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Send one request; return seconds to the first update with output and to the end, and the final data."""
+        api_name = api_name.lstrip("/")
+        session = uuid.uuid4().hex
+        started = time.perf_counter()
+        joined = self.http.post(
+            self.url + "queue/join",
+            json={
+                "data": self.data(api_name, args, kwargs),
+                "fn_index": self.fn_index[api_name],
+                "session_hash": session,
+                "event_data": None,
+                "trigger_id": None,
+            },
+        )
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        first, updates = None, 0
+        with self.http.stream("GET", self.url + "queue/data", params={"session_hash": session}) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("event_id") != event_id:
+                    continue
+                if message["msg"] == "process_generating":
+                    updates += 1
+                    first = first or time.perf_counter() - started
+                if message["msg"] == "process_completed":
+                    total = time.perf_counter() - started
+                    if not message.get("success"):
+                        raise RuntimeError(f"{api_name} failed: {message.get('output')}")
+                    data = message["output"]["data"]
+                    return {"first_update_s": first or total, "total_s": total, "updates": updates, "data": data}
+        raise RuntimeError(f"{api_name}: the event stream ended before the answer")
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,159 @@
+"""What each endpoint is asked in the benchmark, and the bare in-process model call that does the same work.
+
+The bare calls load the same stand-in directories with the demos' own loaders and pass the same arguments the
+demos pass, so "app over bare" is what Gradio, HTTP, validation and formatting add, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from gradio_client import handle_file
+from PIL import Image
+
+from shared.stand_ins import ensure_stand_in
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTIMENT_TEXT = "I loved this film, but the ending was a letdown."
+ZERO_SHOT_TEXT = "The striker scored twice in the second half."
+ZERO_SHOT_LABELS = "sports, politics, cooking"
+ZERO_SHOT_TEMPLATE = "This example is {}."
+QA_CONTEXT = (
+    "I searched the car, the garden and the kitchen drawers. In the end my daughter found the keys in the fruit bowl, "
+    "under two lemons, where I had left them the night before."
+)
+QA_QUESTION = "Where were the keys?"
+PROMPT = "Hello, I'm a language model,"
+PHOTO = ROOT / "demos" / "examples" / "coffee.jpg"
+SEGMENT_THRESHOLD, SEGMENT_OVERLAP = 0.85, 0.8
+TASKS = ("sentiment", "zero_shot", "qa", "generate", "segment")
+# task -> stand-in family of its default model (the first in each demo's MODELS)
+FAMILIES = {
+    "sentiment": "distilbert-sentiment",
+    "zero_shot": "deberta-v2-nli",
+    "qa": "distilbert-qa",
+    "generate": "gpt2-lm",
+    "segment": "detr-panoptic",
+}
+
+
+def stand_in_dirs(size: str, cache_dir: Path, tasks=TASKS) -> dict[str, Path]:
+    return {task: ensure_stand_in(FAMILIES[task], size, cache_dir / "stand-ins") for task in tasks}
+
+
+def app_request(task: str, max_new_tokens: int) -> tuple[tuple, dict]:
+    """(args, kwargs) for `client.predict`/`submit` on our app's endpoint, defaults as a visitor leaves them."""
+    if task == "sentiment":
+        return (SENTIMENT_TEXT,), {"api_name": "/sentiment"}
+    if task == "zero_shot":
+        return (ZERO_SHOT_TEXT, ZERO_SHOT_LABELS, False, ZERO_SHOT_TEMPLATE), {"api_name": "/zero_shot"}
+    if task == "qa":
+        return (QA_CONTEXT, QA_QUESTION, 3), {"api_name": "/qa"}
+    if task == "generate":
+        return (PROMPT,), {"api_name": "/generate", "strategy": "greedy", "max_new_tokens": max_new_tokens}
+    if task == "segment":
+        return (handle_file(str(PHOTO)), SEGMENT_THRESHOLD, SEGMENT_OVERLAP), {"api_name": "/segment"}
+    raise KeyError(task)
+
+
+def peer_request(task: str) -> tuple[tuple, dict]:
+    """The same request to the peer's `from_pipeline` Interface (its generation settings are fixed at start)."""
+    if task == "sentiment":
+        return (SENTIMENT_TEXT,), {"api_name": "/sentiment"}
+    if task == "zero_shot":
+        return (ZERO_SHOT_TEXT, ZERO_SHOT_LABELS, False), {"api_name": "/zero_shot"}
+    if task == "generate":
+        return (PROMPT,), {"api_name": "/generate"}
+    raise KeyError(task)
+
+
+@dataclass
+class BareCall:
+    """The model work of one request, in-process: `run()` does it once."""
+
+    task: str
+    run: Callable[[], Any]
+    what: str
+
+
+def generate_settings(max_new_tokens: int) -> dict:
+    """What demos.generate passes `model.generate` for greedy decoding (see `generate_kwargs`)."""
+    return dict(max_new_tokens=max_new_tokens, repetition_penalty=1.0, do_sample=False, num_beams=1)
+
+
+def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, BareCall]:
+    """Load each task's stand-in as the app does (its demo's LOADER, CPU, float32) and wrap the call it makes."""
+    from demos import generate, qa, segment, sentiment, zero_shot
+
+    def loaded(demo) -> Any:
+        return demo.LOADER(str(directories[demo.TASK]), "cpu", torch.float32)
+
+    calls = {}
+    if "sentiment" in directories:
+        classifier = loaded(sentiment)
+        calls["sentiment"] = BareCall(
+            "sentiment",
+            lambda: classifier([SENTIMENT_TEXT], top_k=None, truncation=True, batch_size=1),
+            "text-classification pipeline call",
+        )
+    if "zero_shot" in directories:
+        nli = loaded(zero_shot)
+        labels = [label.strip() for label in ZERO_SHOT_LABELS.split(",")]
+        calls["zero_shot"] = BareCall(
+            "zero_shot",
+            lambda: nli(
+                ZERO_SHOT_TEXT,
+                candidate_labels=labels,
+                multi_label=False,
+                hypothesis_template=ZERO_SHOT_TEMPLATE,
+                batch_size=len(labels),
+                truncation="only_first",
+            ),
+            "zero-shot pipeline call, all labels in one batch",
+        )
+    if "qa" in directories:
+        reader = loaded(qa)
+        calls["qa"] = BareCall(
+            "qa",
+            lambda: qa.answer_question(reader, QA_QUESTION, QA_CONTEXT, top_k=3, max_answer_len=15),
+            "tokenize + forward + span search (demos.qa.answer_question: there is no QA pipeline in transformers 5)",
+        )
+    if "generate" in directories:
+        bundle = loaded(generate)
+        inputs = bundle.processor(PROMPT, return_tensors="pt")
+        settings = generate_settings(max_new_tokens)
+
+        def run_generate() -> torch.Tensor:
+            """The new tokens only."""
+            return bundle.model.generate(**inputs, **settings)[:, inputs["input_ids"].shape[1] :]
+
+        calls["generate"] = BareCall("generate", run_generate, f"model.generate, greedy, {max_new_tokens} new tokens")
+        calls["generate_first_token"] = BareCall(
+            "generate",
+            lambda: bundle.model.generate(**inputs, **generate_settings(1)),
+            "model.generate of 1 new token (one forward pass of the prompt)",
+        )
+    if "segment" in directories:
+        detr = loaded(segment)
+        with Image.open(PHOTO) as photo:
+            image = segment.fit_image(photo)
+
+        def run_segment() -> Any:
+            tensors = segment.model_inputs(detr.processor, image, "cpu", torch.float32)
+            if hasattr(segment, "forward_kept_queries"):  # engineer A's: masks only for the queries kept
+                outputs = segment.forward_kept_queries(detr.model, **tensors, threshold=SEGMENT_THRESHOLD)
+            else:
+                outputs = segment.forward(detr.model, **tensors)
+            found = segment.panoptic_map(
+                detr.processor, outputs, (image.height, image.width), SEGMENT_THRESHOLD, SEGMENT_OVERLAP
+            )
+            return segment.merge_segments(*found, detr.model.config.id2label)
+
+        calls["segment"] = BareCall(
+            "segment", run_segment, "image processor + DETR forward (as the app runs it) + panoptic post-processing"
+        )
+    return calls
