@@ -193,7 +193,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
 
 
 def build_app(runtime: Runtime) -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as app:
+    # delete_cache: Gradio's copies of uploads and outputs older than an hour are removed every hour.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER)
         with gr.Tabs():
             for demo in DEMOS:

@@ -4,9 +4,13 @@ areas."""
 
 from __future__ import annotations
 
+import atexit
 import colorsys
+import functools
 import json
+import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +57,8 @@ DEFAULT_THRESHOLD = 0.85
 DEFAULT_OVERLAP_MASK_AREA_THRESHOLD = 0.8
 TABLE_HEADERS = ["label", "score", "area %"]
 EXAMPLES_DIR = Path(__file__).parent / "examples"
+# Gradio copies returned files into its own cache, so ours are only needed for a moment.
+DOWNLOADS_MAX_AGE_SECONDS = 600
 EXAMPLE_PHOTOS = [EXAMPLES_DIR / name for name in ("astronaut.jpg", "coffee.jpg", "chelsea.jpg")]
 STUFF_NAMES = frozenset(COCO_PANOPTIC_STUFF.values())
 
@@ -341,9 +347,27 @@ def segments_record(
     }
 
 
+@functools.cache
+def downloads_root() -> Path:
+    """One directory per server process for the download files, removed when the process exits."""
+    root = Path(tempfile.mkdtemp(prefix="segment-downloads-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def remove_old_downloads(root: Path, max_age_seconds: float = DOWNLOADS_MAX_AGE_SECONDS) -> None:
+    oldest_kept = time.time() - max_age_seconds
+    for folder in root.iterdir():
+        if folder.stat().st_mtime < oldest_kept:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def save_downloads(overlay_image: Image.Image, record: dict) -> tuple[str, str]:
-    """Write the PNG overlay and the JSON into a fresh directory (Gradio copies them into its own cache)."""
-    folder = Path(tempfile.mkdtemp(prefix="segments-"))
+    """Write the PNG overlay and the JSON into a fresh directory (Gradio copies them into its own cache); folders
+    from earlier requests are removed once they are ten minutes old."""
+    root = downloads_root()
+    remove_old_downloads(root)
+    folder = Path(tempfile.mkdtemp(prefix="segments-", dir=root))
     png, data = folder / "segments.png", folder / "segments.json"
     overlay_image.save(png, optimize=True)
     data.write_text(json.dumps(record))

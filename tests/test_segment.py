@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +216,14 @@ def test_endpoint_offers_the_overlay_and_the_segments_as_downloads(client):
             mask = segment.rle_mask(item["mask"])
             assert mask.shape == (record["height"], record["width"])
             assert np.array_equal(mask, np.asarray(shown.convert("L")) > 0)
+
+
+def test_download_folders_older_than_the_limit_are_removed(tmp_path):
+    old, recent = tmp_path / "segments-old", tmp_path / "segments-recent"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "segments.json").write_text("{}")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    segment.remove_old_downloads(tmp_path, max_age_seconds=600)
+    assert not old.exists() and recent.exists()
