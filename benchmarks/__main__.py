@@ -3,14 +3,12 @@
 Sections, in the order they run: cold start (page served, first request per tab), resident memory with all five
 default models loaded, app over bare model call per endpoint, ours vs. `gr.Interface.from_pipeline` (latency and
 throughput at 1, 4 and 16 clients), streamed generation (time to first token, tokens/s), `--cpu-int8` when the app
-has that flag, and engineer A's segmentation figures from `benchmarks/segmentation.py` when it is there.
+has that flag, and the segmentation figures from `benchmarks/segmentation.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import os
 import platform
@@ -29,6 +27,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from benchmarks import segmentation  # noqa: E402
 from benchmarks.servers import Server, app_flags, app_server, peer_server  # noqa: E402
 from benchmarks.timing import QueueClient, client_pool, interleaved, ms, seconds_of, streamed, throughput  # noqa: E402
 from benchmarks.workloads import TASKS, app_request, bare_calls, peer_request, stand_in_dirs  # noqa: E402
@@ -230,22 +229,16 @@ def int8_rows(stand_ins: str, cache_dir: Path, fp32: QueueClient, plan: Plan) ->
 
 
 def segmentation_rows(stand_ins: str, cache_dir: Path, quick: bool) -> dict:
-    """Engineer A's `benchmarks/segmentation.py` `measure(...)`, called with whichever of these it takes."""
+    """Ours vs. the stock image-segmentation pipeline at 5, 20 and 100 kept queries (benchmarks/segmentation.py)."""
     try:
-        module = importlib.import_module("benchmarks.segmentation")
-    except ModuleNotFoundError:
-        return {"missing": "benchmarks/segmentation.py is not there yet; its measure() is called here when it is"}
-    # repeats=1 keeps the whole run within its time bound (its own CLI takes more)
-    offered = {"quick": quick, "repeats": 1, "stand_ins": stand_ins, "size": stand_ins, "cache_dir": cache_dir}
-    accepted = inspect.signature(module.measure).parameters
-    try:
-        return module.measure(**{name: value for name, value in offered.items() if name in accepted})
+        # repeats=1 keeps the whole run within its time bound (its own CLI takes more)
+        return segmentation.measure(size=stand_ins, cache_dir=cache_dir, repeats=1, quick=quick)
     except Exception as error:  # a fault there must not lose the rest of the run
         return {"error": f"{type(error).__name__}: {error}"[:300]}
 
 
 def app_concurrency() -> str:
-    """The app's queue settings as they are in the code now (engineer C's batching raises some limits)."""
+    """The app's queue settings as they are in the code now (request batching raises some limits)."""
     try:
         from shared.batching import CONCURRENT_REQUESTS
     except ImportError:
@@ -321,7 +314,7 @@ def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, 
         results["memory_at_end"] = app.memory_mb()
         queue.close()
         client.close()
-    log("segmentation (engineer A's benchmarks/segmentation.py)...")
+    log("segmentation (benchmarks/segmentation.py)...")
     step("segmentation", None, segmentation_rows, stand_ins, cache_dir, quick)
     results["meta"]["run_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -416,8 +409,8 @@ def int8_text(results: dict) -> str:
 
 def segmentation_text(results: dict) -> str:
     figures = results["segmentation"]
-    if "cases" in figures:  # engineer A's module renders its own table
-        return importlib.import_module("benchmarks.segmentation").table(figures)
+    if "cases" in figures:
+        return segmentation.table(figures)
     return f"Segmentation (benchmarks/segmentation.py): {json.dumps(figures)[:600]}"
 
 

@@ -144,10 +144,7 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
 
         def run_segment() -> Any:
             tensors = segment.model_inputs(detr.processor, image, "cpu", torch.float32)
-            if hasattr(segment, "forward_kept_queries"):  # engineer A's: masks only for the queries kept
-                outputs = segment.forward_kept_queries(detr.model, **tensors, threshold=SEGMENT_THRESHOLD)
-            else:
-                outputs = segment.forward(detr.model, **tensors)
+            outputs = segment.forward_kept_queries(detr.model, **tensors, threshold=SEGMENT_THRESHOLD)
             found = segment.panoptic_map(
                 detr.processor, outputs, (image.height, image.width), SEGMENT_THRESHOLD, SEGMENT_OVERLAP
             )

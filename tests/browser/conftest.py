@@ -64,12 +64,14 @@ def page(browser, app_url):
 
 
 @pytest.fixture
-def screenshot():
-    """Save the whole page as docs/screenshots/<name>.png, the pictures the README shows."""
+def screenshot(tmp_path_factory: pytest.TempPathFactory):
+    """Save the whole page as <name>.png: into docs/screenshots/, the pictures the README shows, when the environment
+    sets UPDATE_SCREENSHOTS=1, else into a temp dir so a test run leaves the checkout clean."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path_factory.mktemp("screenshots")
 
     def save(page, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         shot = Image.open(io.BytesIO(page.screenshot(full_page=True)))
         # 256 colours keep a page with a photo on it to a few hundred KB in the repository.
         shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
