@@ -91,6 +91,15 @@ def stand_in_banner(runtime: Runtime) -> None:
         gr.Markdown(STAND_IN_WARNING.format(size=runtime.settings.stand_ins), elem_classes=["stand-in-banner"])
 
 
+def tab_intro(runtime: Runtime, task: str, models: list[ModelChoice], description: str) -> list[ModelChoice]:
+    """The top of every task tab: what the model does, its model cards, the stand-in banner; returns the task's
+    allowlist as the operator configured it."""
+    choices = runtime.choices(task, models)
+    gr.Markdown(f"{description}\n\n{model_cards(choices)}")
+    stand_in_banner(runtime)
+    return choices
+
+
 def model_dropdown(choices: list[ModelChoice]) -> gr.Dropdown:
     return gr.Dropdown(
         choices=[choice.model_id for choice in choices],

@@ -18,12 +18,11 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from demos.common import (
-    model_cards,
     model_dropdown,
     report_loading,
     served_by,
-    stand_in_banner,
     stopwatch,
+    tab_intro,
     user_errors,
 )
 from shared.errors import UserError
@@ -364,9 +363,7 @@ def setting_updates(strategy: str) -> list[dict]:
 
 
 def build_tab(runtime: Runtime) -> None:
-    choices = runtime.choices(TASK, MODELS)
-    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime)
+    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
     with gr.Row():
         with gr.Column():
             prompt = gr.Textbox(

@@ -25,13 +25,12 @@ from transformers.models.detr.modeling_detr import DetrSegmentationOutput
 
 from demos.common import (
     check_image_pixels,
-    model_cards,
     model_dropdown,
     photo_upload,
     report_loading,
     served_by,
-    stand_in_banner,
     stopwatch,
+    tab_intro,
     user_errors,
 )
 from shared.errors import UserError
@@ -413,9 +412,7 @@ def segment_photo(
 
 
 def build_tab(runtime: Runtime) -> None:
-    choices = runtime.choices(TASK, MODELS)
-    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime)
+    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
     with gr.Row():
         with gr.Column():
             image = photo_upload(type="pil", image_mode=None, label="Photo")

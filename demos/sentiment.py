@@ -5,12 +5,11 @@ from __future__ import annotations
 import gradio as gr
 
 from demos.common import (
-    model_cards,
     model_dropdown,
     report_loading,
     served_by,
-    stand_in_banner,
     stopwatch,
+    tab_intro,
     user_errors,
 )
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
@@ -73,9 +72,7 @@ def classify(runtime: Runtime, choices: list[ModelChoice], text: str, model_id: 
 
 
 def build_tab(runtime: Runtime) -> None:
-    choices = runtime.choices(TASK, MODELS)
-    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime)
+    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(

@@ -8,12 +8,11 @@ from string import Formatter
 import gradio as gr
 
 from demos.common import (
-    model_cards,
     model_dropdown,
     report_loading,
     served_by,
-    stand_in_banner,
     stopwatch,
+    tab_intro,
     user_errors,
 )
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
@@ -127,9 +126,7 @@ def classify(
 
 
 def build_tab(runtime: Runtime) -> None:
-    choices = runtime.choices(TASK, MODELS)
-    gr.Markdown(f"{DESCRIPTION}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime)
+    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(label="Text", lines=3, info=f"Up to {MAX_TEXT_CHARS:,} characters.")
