@@ -36,35 +36,34 @@ def internal_error(fn_name: str) -> gr.Error:
     return gr.Error(f"Something went wrong on the server in {fn_name}; it has been logged. Try again.")
 
 
+@contextmanager
+def shown_as_gr_errors(fn_name: str) -> Iterator[None]:
+    try:
+        yield
+    except gr.Error:
+        raise
+    except UserError as error:
+        raise gr.Error(str(error)) from error
+    except Exception as error:
+        logger.exception("Unexpected error in %s", fn_name)
+        raise internal_error(fn_name) from error
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Show `UserError`s as short `gr.Error` messages; log anything else with its traceback, never show it raw."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def generator_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
+            with shown_as_gr_errors(fn.__name__):
                 yield from fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except UserError as error:
-                raise gr.Error(str(error)) from error
-            except Exception as error:
-                logger.exception("Unexpected error in %s", fn.__name__)
-                raise internal_error(fn.__name__) from error
 
         return generator_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with shown_as_gr_errors(fn.__name__):
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except UserError as error:
-            raise gr.Error(str(error)) from error
-        except Exception as error:
-            logger.exception("Unexpected error in %s", fn.__name__)
-            raise internal_error(fn.__name__) from error
 
     return wrapper
 
