@@ -28,7 +28,7 @@ import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from benchmarks import segmentation  # noqa: E402
-from benchmarks.servers import Server, app_flags, app_server, peer_server  # noqa: E402
+from benchmarks.servers import Server, app_server, peer_server  # noqa: E402
 from benchmarks.timing import QueueClient, client_pool, interleaved, ms, seconds_of, streamed, throughput  # noqa: E402
 from benchmarks.workloads import TASKS, app_request, bare_calls, peer_request, stand_in_dirs  # noqa: E402
 from shared.settings import default_cache_dir  # noqa: E402
@@ -202,10 +202,8 @@ def generation(ours: QueueClient, ours_client: Client, peer: QueueClient, bare: 
     }
 
 
-def int8_rows(stand_ins: str, cache_dir: Path, fp32: QueueClient, plan: Plan) -> dict | None:
-    """A second app with --cpu-int8 (when the app has that flag), interleaved with the float32 one."""
-    if "--cpu-int8" not in app_flags():
-        return None
+def int8_rows(stand_ins: str, cache_dir: Path, fp32: QueueClient, plan: Plan) -> dict:
+    """A second app with --cpu-int8, interleaved with the float32 one."""
     tasks = ("sentiment", "zero_shot", "qa", "generate")
     with app_server(stand_ins, cache_dir, ["--cpu-int8"], name="app-int8") as app:
         int8 = QueueClient(app.url)
@@ -309,7 +307,7 @@ def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, 
             log("streamed generation...")
             step("generation", app, generation, queue, client, peer_queue, bare, plan)
             peer_queue.close()
-        log("int8 (when the app has --cpu-int8)...")
+        log("int8 (a second app with --cpu-int8)...")
         step("int8", None, int8_rows, stand_ins, cache_dir, queue, plan)
         results["memory_at_end"] = app.memory_mb()
         queue.close()
@@ -398,8 +396,6 @@ def generation_text(results: dict) -> str:
 
 
 def int8_text(results: dict) -> str:
-    if results["int8"] is None:
-        return "--cpu-int8: the app has no such flag yet"
     return "--cpu-int8 vs float32 (browser protocol, median ms): " + ", ".join(
         f"{task} {row['int8_ms']} vs {row['fp32_ms']} ({row['int8_over_fp32']}x)"
         for task, row in results["int8"].items()

@@ -97,14 +97,3 @@ def peer_server(sources: dict[str, Path], max_new_tokens: int, concurrency: dict
     for task, limit in concurrency.items():
         args += ["--concurrency", f"{task}={limit}"]
     return Server("peer", args)
-
-
-def app_flags() -> str:
-    """`python app.py --help`, to see which optional flags (e.g. --cpu-int8) this version of the app has."""
-    return subprocess.run(
-        [sys.executable, "app.py", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **SUBPROCESS_ENV},
-    ).stdout
