@@ -122,7 +122,7 @@ def round_trip(client: Client, queue: QueueClient, plan: Plan) -> dict:
 
 
 def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url: str, plan: Plan) -> dict:
-    """Latency at one client (browser protocol, interleaved), then throughput with 1, 4 and 16 gradio_clients."""
+    """Latency at one client, interleaved, then throughput with 1, 4 and 16 clients (all browser protocol)."""
     ours_pool, peer_pool = client_pool(app_url, max(plan.levels)), client_pool(peer_url, max(plan.levels))
     rows = {}
     for task in PEER_TASKS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 import threading
@@ -62,25 +63,16 @@ def streamed(client: Client, args: tuple, kwargs: dict) -> dict[str, float]:
     return {"first_update_s": first if first is not None else total, "total_s": total, "updates": updates}
 
 
-def client_pool(url: str, size: int) -> list[Client]:
-    """`size` gradio_clients of one server, connected in parallel (each fetches the app's config first)."""
-    pool: list[Client | None] = [None] * size
-
-    def connect(index: int) -> None:
-        pool[index] = Client(url, verbose=False)
-
-    threads = [threading.Thread(target=connect, args=(index,)) for index in range(size)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    if not all(pool):
-        raise TimeoutError(f"could not connect {size} clients to {url}")
-    return pool
+def client_pool(url: str, size: int) -> list[QueueClient]:
+    """`size` browser-protocol clients of one server, each with its own connection and session, as `size` open
+    browser tabs would be. (gradio_client costs the load generator, which shares the server's two cores, several
+    times the CPU per request; that would cap the server's measured throughput, ours and the peer's alike.)"""
+    first = QueueClient(url)
+    return [first, *(first.another() for _ in range(size - 1))]
 
 
-def throughput(pool: list[Client], request: tuple[tuple, dict], clients: int, seconds: float) -> dict[str, float]:
-    """Completed requests per second with `clients` threads, each with its own gradio_client from `pool`, sending
+def throughput(pool: list[QueueClient], request: tuple[tuple, dict], clients: int, seconds: float) -> dict[str, float]:
+    """Completed requests per second with `clients` threads, each with its own client from `pool`, sending
     back to back for `seconds` (requests under way at the deadline are waited for and counted)."""
     args, kwargs = request
     connections = pool[:clients]
@@ -94,7 +86,7 @@ def throughput(pool: list[Client], request: tuple[tuple, dict], clients: int, se
         start.wait()
         while time.perf_counter() - began < seconds:
             try:
-                connections[index].predict(*args, **kwargs)
+                connections[index].request(*args, **kwargs)
                 done[index] += 1
             except Exception:
                 errors[index] += 1
@@ -121,11 +113,14 @@ class QueueClient:
     """Gradio's queue protocol spoken as the browser does (POST queue/join, then read queue/data's server-sent
     events as they arrive), on one kept-alive connection. gradio_client checks for new messages every 50 ms
     (`time.sleep(0.05)` in `get_pred_from_sse_v1plus`), which adds up to 50 ms per answer that a browser never sees;
-    this client measures what the server adds. Text inputs only (no file uploads)."""
+    this client measures what the server adds. Text inputs only (no file uploads); one request at a time."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/") + "/gradio_api/"
         self.http = httpx.Client(timeout=httpx.Timeout(300.0))
+        # One session for all requests, as a browser tab has: Gradio builds a session's state (a config entry per
+        # component, ~20 ms for this app) on its first request only.
+        self.session = uuid.uuid4().hex
         config = self.http.get(url.rstrip("/") + "/config").json()
         self.fn_index = {dep["api_name"]: dep["id"] for dep in config["dependencies"] if dep.get("api_name")}
         api = Client(url, verbose=False)
@@ -134,6 +129,13 @@ class QueueClient:
             for name, info in api.view_api(print_info=False, return_format="dict")["named_endpoints"].items()
         }
         api.close()
+
+    def another(self) -> QueueClient:
+        """A client of the same server with its own connection and session, without fetching the config again."""
+        clone = copy.copy(self)
+        clone.http = httpx.Client(timeout=httpx.Timeout(300.0))
+        clone.session = uuid.uuid4().hex
+        return clone
 
     def data(self, api_name: str, args: tuple, kwargs: dict) -> list:
         """Positional and keyword arguments laid out as the endpoint's inputs, defaults for the rest."""
@@ -150,7 +152,7 @@ class QueueClient:
     def request(self, *args: Any, api_name: str, **kwargs: Any) -> dict[str, Any]:
         """Send one request; return seconds to the first update with output and to the end, and the final data."""
         api_name = api_name.lstrip("/")
-        session = uuid.uuid4().hex
+        session = self.session
         started = time.perf_counter()
         joined = self.http.post(
             self.url + "queue/join",

@@ -368,7 +368,8 @@ def save_downloads(overlay_image: Image.Image, record: dict) -> tuple[str, str]:
     remove_old_downloads(root)
     folder = Path(tempfile.mkdtemp(prefix="segments-", dir=root))
     png, data = folder / "segments.png", folder / "segments.json"
-    overlay_image.save(png, optimize=True)
+    # Fast deflate: `optimize=True` made the file 3.5% smaller but cost 0.85 s per photo; level 1 costs 0.07 s.
+    overlay_image.save(png, compress_level=1)
     data.write_text(json.dumps(record))
     return str(png), str(data)
 
@@ -435,7 +436,8 @@ def build_tab(runtime: Runtime) -> None:
             model = model_dropdown(choices)
             button = gr.Button("Segment", variant="primary")
         with gr.Column():
-            segments = gr.AnnotatedImage(label="Segments")
+            # JPEG for the photo under the masks: WebP, the default, took 35 ms per photo; JPEG takes 2 ms.
+            segments = gr.AnnotatedImage(label="Segments", format="jpeg")
             table = gr.Dataframe(
                 headers=TABLE_HEADERS,
                 datatype=["str", "number", "number"],
