@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.batching import ForwardBatcher
+from shared.bundled import bundled_directory
 from shared.device import choose_device
 from shared.errors import ModelUnavailable
 from shared.loading import Loader
@@ -31,10 +32,13 @@ class Runtime:
         self.batcher = ForwardBatcher()  # shares forward passes between concurrent text-classification requests
 
     def source_for(self, model_id: str, stand_in_family: str | None) -> tuple[str, bool]:
-        """What to load for an allowlisted model: a local directory as is, a stand-in in stand-in mode, else the
-        Hub id (served from the local Hugging Face cache when it is there)."""
+        """What to load for an allowlisted model: a local directory as is, a verified copy of the real weights from
+        an installed package (even in stand-in mode: real beats random), a stand-in in stand-in mode, else the Hub
+        id (served from the local Hugging Face cache when it is there)."""
         if Path(model_id).is_dir():
             return model_id, is_stand_in(model_id)
+        if (bundled := bundled_directory(model_id)) is not None:
+            return str(bundled), False
         if self.settings.stand_ins is None:
             return model_id, False
         if stand_in_family is None:
