@@ -9,7 +9,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
 
+from shared.bundled import bundled_directory
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS
 from shared.model_cache import LoadedModel
@@ -85,9 +86,23 @@ def served_by(loaded: LoadedModel, seconds: float, batch_requests: int = 1) -> s
     return line
 
 
-def stand_in_banner(runtime: Runtime) -> None:
-    if runtime.settings.stand_ins:
-        gr.Markdown(STAND_IN_WARNING.format(size=runtime.settings.stand_ins), elem_classes=["stand-in-banner"])
+BUNDLED_NOTE = (
+    " **Except** {models}: {verb} with real weights here, from a copy installed with the app's requirements; "
+    "{pronoun} outputs are meaningful."
+)
+
+
+def stand_in_banner(runtime: Runtime, choices: Sequence[ModelChoice] = ()) -> None:
+    if not runtime.settings.stand_ins:
+        return
+    text = STAND_IN_WARNING.format(size=runtime.settings.stand_ins)
+    real = [f"`{choice.model_id}`" for choice in choices if bundled_directory(choice.model_id) is not None]
+    if real:
+        several = len(real) > 1
+        text += BUNDLED_NOTE.format(
+            models=", ".join(real), verb="they run" if several else "it runs", pronoun="their" if several else "its"
+        )
+    gr.Markdown(text, elem_classes=["stand-in-banner"])
 
 
 def tab_intro(runtime: Runtime, task: str, models: list[ModelChoice], description: str) -> list[ModelChoice]:
@@ -95,7 +110,7 @@ def tab_intro(runtime: Runtime, task: str, models: list[ModelChoice], descriptio
     allowlist as the operator configured it."""
     choices = runtime.choices(task, models)
     gr.Markdown(f"{description}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime)
+    stand_in_banner(runtime, choices)
     return choices
 
 

@@ -47,14 +47,29 @@ class ModelLoader:
     processor_class: str = "AutoTokenizer"
     half_allowed: bool = True
     int8_allowed: bool = False  # whether --cpu-int8 quantises this model's linear layers (text models only)
+    attn_implementation: str | None = None  # "eager" for models whose attention weights are shown
 
     def __call__(self, source: str, device: str, dtype: torch.dtype) -> ModelBundle:
-        model = getattr(transformers, self.model_class).from_pretrained(source, dtype=dtype, trust_remote_code=False)
+        options = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        model = getattr(transformers, self.model_class).from_pretrained(
+            source, dtype=dtype, trust_remote_code=False, **options
+        )
         processor = getattr(transformers, self.processor_class).from_pretrained(source, trust_remote_code=False)
         return ModelBundle(model.to(device).eval(), processor)
 
 
-Loader = PipelineLoader | ModelLoader
+@dataclass(frozen=True)
+class TokenizerLoader:
+    """Loads only a tokenizer (`AutoTokenizer`), for tabs that show how text becomes ids; no weights, no device."""
+
+    half_allowed: bool = False
+    int8_allowed: bool = False
+
+    def __call__(self, source: str, device: str, dtype: torch.dtype) -> Any:
+        return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+
+
+Loader = PipelineLoader | ModelLoader | TokenizerLoader
 
 
 def torch_module_of(loaded: Any) -> torch.nn.Module | None:

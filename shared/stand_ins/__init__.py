@@ -32,6 +32,15 @@ FAMILIES: dict[str, str] = {
     "gpt2-lm": "shared.stand_ins.causal_lm:gpt2_lm",
     "llama-lm": "shared.stand_ins.causal_lm:llama_lm",
     "detr-panoptic": "shared.stand_ins.detr:detr_panoptic",
+    "bert-cased-tokenizer": "shared.stand_ins.tokenizer_only:bert_cased_tokenizer",
+    "bert-uncased-tokenizer": "shared.stand_ins.tokenizer_only:bert_uncased_tokenizer",
+    "gpt2-tokenizer": "shared.stand_ins.tokenizer_only:gpt2_tokenizer",
+    "xlm-roberta-tokenizer": "shared.stand_ins.tokenizer_only:xlm_roberta_tokenizer",
+    "distilbert-mlm": "shared.stand_ins.masked_lm:distilbert_mlm",
+    "bert-mlm": "shared.stand_ins.masked_lm:bert_mlm",
+    "xlm-roberta-mlm": "shared.stand_ins.masked_lm:xlm_roberta_mlm",
+    "minilm-encoder": "shared.stand_ins.encoders:minilm_encoder",
+    "bert-encoder": "shared.stand_ins.encoders:bert_encoder",
 }
 
 _build_lock = threading.Lock()
