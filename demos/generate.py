@@ -1,7 +1,9 @@
 """Text generation: a causal language model continues a prompt with the decoding strategy and settings chosen in
 the UI. Greedy decoding and sampling of one sequence stream word by word from a background `model.generate`
 thread; beam search and several sequences arrive whole. Stop (or closing the tab) ends the generation on the
-server at the next token, and a seed makes sampling reproducible.
+server at the next token, and a seed makes sampling reproducible. "Next-token odds" charts the distribution the
+sampler draws the first new token from (after temperature, top-k, top-p and the repetition penalty) beside the raw
+one, computed with the logits processors `generate` itself uses.
 """
 
 from __future__ import annotations
@@ -9,13 +11,23 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from queue import Empty
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from demos.common import (
     model_dropdown,
@@ -52,7 +64,8 @@ DESCRIPTION = (
     "A causal language model continues your prompt one token at a time. **Greedy** takes the likeliest token, "
     "**sampling** draws from the distribution reshaped by temperature, top-k and top-p, **beam search** keeps the "
     "`num_beams` likeliest continuations. Greedy and sampling of one sequence stream as they are written; "
-    "**Stop** ends the generation on the server too."
+    "**Stop** ends the generation on the server too. **Next-token odds** (below the text) charts the first new "
+    "token's probabilities before and after temperature, top-k and top-p, so you see what each slider does."
 )
 MODELS = [
     ModelChoice("openai-community/gpt2", stand_in="gpt2-lm"),
@@ -80,6 +93,16 @@ EXAMPLES = [
     [PROMPT, GREEDY, 1.0, 50, 1.0, 1, -1],
     [PROMPT, BEAM_SEARCH, 1.0, 50, 1.0, 2, -1],
 ]
+
+# Next-token odds: bars per distribution at most, and how many prompts' logits are kept so a slider move reshapes
+# them without another forward pass (a GPT-2 row is 50,257 floats, 200 KB).
+MAX_SHOWN_TOKENS = 50
+SHOWN_TOKENS = 10
+MAX_CACHED_PROMPTS = 8
+RAW, AFTER_SETTINGS = "raw", "after settings"
+ODDS_COLORS = {RAW: "#9ca3af", AFTER_SETTINGS: "#f97316"}
+# Byte-level BPE names each byte with a printable character; used to show a token that is part of a UTF-8 character.
+BYTE_OF_CHARACTER = {character: byte for byte, character in bytes_to_unicode().items()}
 
 # Sampling draws from torch's process-wide RNG, so a seed only reproduces text if no other generation draws from
 # it meanwhile: generations run one at a time (the event also has concurrency_limit=1, which queues visibly).
@@ -203,6 +226,176 @@ def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = N
     if stopped:
         parts.append(f"stopped at the {MAX_GENERATION_SECONDS:.0f} s limit")
     return " · ".join(parts)
+
+
+# --- next-token odds ----------------------------------------------------------------------------------------------
+
+
+def sampling_processors(
+    temperature: float, top_k: int, top_p: float, repetition_penalty: float = 1.0, input_ids: torch.Tensor | None = None
+) -> LogitsProcessorList:
+    """The logits processors `generate(do_sample=True, num_beams=1)` applies before it samples, in its order
+    (`GenerationMixin._get_logits_processor`): repetition penalty, then temperature, top-k and top-p. Each is left
+    out at the value that turns it off (1, 1, 0 and 1), as `generate` leaves it out."""
+    processors = LogitsProcessorList()
+    if repetition_penalty != 1.0:
+        if input_ids is None:
+            raise ValueError("The repetition penalty needs the prompt's input_ids.")
+        processors.append(RepetitionPenaltyLogitsProcessor(repetition_penalty))
+    if temperature != 1.0:
+        processors.append(TemperatureLogitsWarper(temperature))
+    if top_k != 0:
+        processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
+    if top_p < 1.0:
+        processors.append(TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1))
+    return processors
+
+
+def next_token_distributions(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    repetition_penalty: float = 1.0,
+    input_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(raw, after settings): the softmax of the next-token `logits` (one row over the vocabulary), and the
+    distribution sampling draws from once the settings have reshaped and cut the logits, both float32 like
+    `generate`'s. Tokens the filters drop have probability 0; the rest are renormalised to sum to 1.
+
+    >>> raw, after = next_token_distributions(torch.tensor([2.0, 1.0, 0.0]), temperature=1.0, top_k=2, top_p=1.0)
+    >>> [round(p, 3) for p in raw.tolist()], [round(p, 3) for p in after.tolist()]
+    ([0.665, 0.245, 0.09], [0.731, 0.269, 0.0])
+    """
+    scores = logits.detach().reshape(1, -1).to(dtype=torch.float32, device="cpu")
+    prompt_ids = None if input_ids is None else input_ids.reshape(1, -1).cpu()
+    processed = sampling_processors(temperature, top_k, top_p, repetition_penalty, prompt_ids)(prompt_ids, scores)
+    return scores.softmax(dim=-1)[0], processed.softmax(dim=-1)[0]
+
+
+def entropy_bits(probabilities: torch.Tensor) -> float:
+    """Shannon entropy in bits; tokens with probability 0 add nothing."""
+    kept = probabilities[probabilities > 0].double()
+    return float(-(kept * kept.log2()).sum())
+
+
+def readable_token(text: str) -> str:
+    r"""A token's text with its whitespace shown: a space as "␣", a newline as "\n" (as repr writes it)."""
+    if not text:
+        return "∅"
+    return "".join("␣" if char == " " else char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def token_text(tokenizer: Any, token_id: int) -> tuple[str, str]:
+    r"""(text, shown): what the token writes, and that text made readable for a chart label. A token that is only
+    part of a UTF-8 character decodes to "\ufffd"; it is shown as its bytes (e.g. "\xe2\x80") when the
+    tokenizer is byte-level, else by its vocabulary name."""
+    text = tokenizer.decode([token_id])
+    if "\ufffd" not in text:
+        return text, readable_token(text)
+    name = tokenizer.convert_ids_to_tokens(token_id) or ""
+    if name and all(character in BYTE_OF_CHARACTER for character in name):
+        return text, repr(bytes(BYTE_OF_CHARACTER[character] for character in name))[2:-1].replace(" ", "␣")
+    return text, readable_token(name) if name else f"<id {token_id}>"
+
+
+def odds_numbers(
+    raw: torch.Tensor, after: torch.Tensor, shown: int, describe: Callable[[int], tuple[str, str]]
+) -> dict[str, Any]:
+    """The numbers behind the chart: the `shown` likeliest tokens after the settings (ties, and tokens the filters
+    drop, in raw order) with both probabilities, and the whole vocabulary's summary: how many tokens sampling can
+    still draw, the raw probability they held, both totals and both entropies. `describe(token_id)` gives a token's
+    (text, shown text)."""
+    by_raw = torch.sort(raw, descending=True, stable=True).indices
+    order = by_raw[torch.sort(after[by_raw], descending=True, stable=True).indices][:shown]
+    kept = after > 0
+    tokens = []
+    for rank, token_id in enumerate(order.tolist(), start=1):
+        text, shown_text = describe(token_id)
+        tokens.append(
+            {
+                "rank": rank,
+                "token": shown_text,
+                "text": text,
+                "token_id": token_id,
+                "raw_probability": float(raw[token_id]),
+                "probability_after_settings": float(after[token_id]),
+                "kept": bool(kept[token_id]),
+            }
+        )
+    return {
+        "tokens": tokens,
+        "vocab_size": raw.numel(),
+        "kept_tokens": int(kept.sum()),
+        "kept_raw_mass": float(raw[kept].double().sum()),
+        "raw_total": float(raw.double().sum()),
+        "after_settings_total": float(after.double().sum()),
+        "raw_entropy_bits": entropy_bits(raw),
+        "entropy_after_settings_bits": entropy_bits(after),
+    }
+
+
+def bar_label(token: dict[str, Any], distribution: str) -> str:
+    """One bar's x label; each token has two bars, so the label names the distribution too."""
+    return f"{token['rank']}. {token['token']} · {'raw' if distribution == RAW else 'after'}"
+
+
+def odds_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Two rows per shown token, raw then after settings, in the chart's order."""
+    rows = [
+        {"token": bar_label(token, distribution), "probability": token[field], "distribution": distribution}
+        for token in numbers["tokens"]
+        for distribution, field in ((RAW, "raw_probability"), (AFTER_SETTINGS, "probability_after_settings"))
+    ]
+    return pd.DataFrame(rows, columns=["token", "probability", "distribution"])
+
+
+def settings_summary(temperature: float, top_k: int, top_p: float, repetition_penalty: float) -> str:
+    parts = [f"temperature {temperature:g}", f"top_k {top_k}" if top_k else "top_k off"]
+    parts.append(f"top_p {top_p:g}" if top_p < 1 else "top_p off")
+    if repetition_penalty != 1:
+        parts.append(f"repetition_penalty {repetition_penalty:g}")
+    return ", ".join(parts)
+
+
+def odds_summary(numbers: dict[str, Any], settings: str) -> str:
+    return (
+        f"With {settings}, sampling draws the next token from **{numbers['kept_tokens']:,}** of "
+        f"{numbers['vocab_size']:,} tokens, which held {numbers['kept_raw_mass']:.1%} of the raw probability; "
+        f"entropy {numbers['raw_entropy_bits']:.2f} → {numbers['entropy_after_settings_bits']:.2f} bits. "
+        "Greedy decoding would take token 1."
+    )
+
+
+class RecentLogits:
+    """The next-token logits of the last few (model, prompt) pairs, so moving a slider reshapes them instead of
+    running the model again. Bounded, least recently used first out; safe to share between request threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[torch.Tensor, torch.Tensor] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: tuple[torch.Tensor, torch.Tensor]) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+RECENT_LOGITS = RecentLogits(MAX_CACHED_PROMPTS)
 
 
 class TokenStreamer(TextIteratorStreamer):
@@ -356,6 +549,66 @@ def generate_text(
         yield numbered(texts), f"{served_by(loaded, seconds)} · {summary}"
 
 
+def prompt_logits(loaded: Any, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, logits at the last prompt position) on the CPU, from the cache or one forward pass."""
+    key = (loaded.model_id, loaded.source, loaded.precision, prompt)
+    if (cached := RECENT_LOGITS.get(key)) is not None:
+        return cached
+    model, tokenizer = loaded.loaded.model, loaded.loaded.processor
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    prompt_tokens = inputs["input_ids"].shape[1]
+    context_tokens = getattr(model.config, "max_position_embeddings", None)
+    if context_tokens is not None and prompt_tokens > context_tokens:
+        raise UserError(
+            f"The prompt is {prompt_tokens:,} tokens; the model reads at most {context_tokens:,}. Shorten the prompt."
+        )
+    with torch.inference_mode():
+        logits = model(**inputs, logits_to_keep=1).logits[0, -1]
+    entry = (inputs["input_ids"][0].cpu(), logits.to(dtype=torch.float32, device="cpu"))
+    RECENT_LOGITS.put(key, entry)
+    return entry
+
+
+@user_errors
+def next_token_odds(
+    runtime: Runtime,
+    choices: list[ModelChoice],
+    prompt: str,
+    model_id: str | None,
+    temperature: float,
+    top_k: float,
+    top_p: float,
+    repetition_penalty: float,
+    shown: float,
+) -> tuple[gr.BarPlot, dict[str, Any], str]:
+    """(bar chart, numbers, status) for the first token sampling would add to the prompt."""
+    prompt = check_prompt(prompt)
+    kwargs = generate_kwargs(SAMPLING, 1, temperature, top_k, top_p, repetition_penalty)  # the same checks
+    shown = whole_number("shown", shown, 1, MAX_SHOWN_TOKENS)
+    temperature, top_k, top_p = kwargs["temperature"], kwargs["top_k"], kwargs["top_p"]
+    repetition_penalty = kwargs["repetition_penalty"]
+    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+        input_ids, logits = prompt_logits(loaded, prompt)
+        raw, after = next_token_distributions(logits, temperature, top_k, top_p, repetition_penalty, input_ids)
+        tokenizer = loaded.loaded.processor
+        numbers = odds_numbers(raw, after, shown, lambda token_id: token_text(tokenizer, token_id))
+        seconds = elapsed()
+    settings = settings_summary(temperature, top_k, top_p, repetition_penalty)
+    numbers = {
+        "model_id": loaded.model_id,
+        "settings": {
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "repetition_penalty": repetition_penalty,
+        },
+        **numbers,
+    }
+    frame = odds_frame(numbers)
+    chart = gr.BarPlot(value=frame, sort=frame["token"].tolist())
+    return chart, numbers, f"{odds_summary(numbers, settings)}\n\n{served_by(loaded, seconds)}"
+
+
 def setting_updates(strategy: str) -> list[dict]:
     """Grey out the settings the chosen strategy ignores."""
     used = USED_BY.get(strategy, set())
@@ -435,6 +688,36 @@ def build_tab(runtime: Runtime) -> None:
         with gr.Column():
             output = gr.Textbox(label="Generated text", lines=14, interactive=False, buttons=["copy"])
             status = gr.Markdown(label="Status")
+            with gr.Accordion("Next-token odds", open=False):
+                gr.Markdown(
+                    "The first token sampling would add to the prompt: its probability **raw** (the softmax of the "
+                    "model's scores) and **after settings** (what temperature, top_k, top_p and the repetition "
+                    "penalty leave for the sampler to draw from). Move a slider to see what it does."
+                )
+                with gr.Row():
+                    shown = gr.Slider(
+                        1,
+                        MAX_SHOWN_TOKENS,
+                        value=SHOWN_TOKENS,
+                        step=1,
+                        precision=0,
+                        label="shown",
+                        info=f"Tokens to chart, up to {MAX_SHOWN_TOKENS}.",
+                    )
+                    odds_button = gr.Button("Show next-token odds")
+                odds_chart = gr.BarPlot(
+                    x="token",
+                    y="probability",
+                    color="distribution",
+                    color_map=ODDS_COLORS,
+                    y_lim=[0, None],
+                    x_title="next token",
+                    x_label_angle=-45,
+                    label="Next-token probabilities",
+                )
+                odds_status = gr.Markdown()
+                odds_json = gr.JSON(label="Numbers", max_height=320)
+    odds_requested = gr.State(False)
     gr.Examples(
         EXAMPLES,
         inputs=[prompt, strategy, temperature, top_k, top_p, num_return_sequences, seed],
@@ -494,3 +777,61 @@ def build_tab(runtime: Runtime) -> None:
         generate, inputs, [output, status], api_name="generate", concurrency_limit=1, concurrency_id=TASK
     )
     stop.click(None, None, None, cancels=[generation])
+
+    odds_inputs = [prompt, model, temperature, top_k, top_p, repetition_penalty, shown]
+    odds_outputs = [odds_chart, odds_json, odds_status]
+    # One forward pass of the prompt at most (none when only a setting moved); while a slider is dragged only the
+    # latest of its values waits for the one running.
+    odds_queue = dict(concurrency_limit=1, concurrency_id="next_token")
+
+    def next_token(
+        prompt: str,
+        model_id: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        repetition_penalty: float,
+        shown: float,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+    ) -> tuple[gr.BarPlot, dict[str, Any], str]:
+        """The probabilities of the first token sampling would add to a prompt: raw (the softmax of the logits at the
+        last prompt position) and after the settings (temperature, top_k (0 = off), top_p (1 = off) and
+        repetition_penalty, applied by transformers' own logits processors in `generate`'s order), for the `shown`
+        likeliest tokens. Returns (bar chart, numbers: the shown tokens with both probabilities, how many tokens
+        sampling keeps, the raw probability they held, the totals over the vocabulary and both entropies, status)."""
+        report_loading(progress, runtime, TASK, choices, model_id)
+        return next_token_odds(runtime, choices, prompt, model_id, temperature, top_k, top_p, repetition_penalty, shown)
+
+    def odds_shown() -> bool:
+        return True
+
+    def follow_settings(
+        requested: bool,
+        prompt: str,
+        model_id: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        repetition_penalty: float,
+        shown: float,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple:
+        """Redraw the odds when a setting changes, once the visitor has asked for them."""
+        if not requested:
+            return gr.skip(), gr.skip(), gr.skip()
+        return next_token(prompt, model_id, temperature, top_k, top_p, repetition_penalty, shown, progress)
+
+    odds_button.click(next_token, odds_inputs, odds_outputs, api_name="next_token", **odds_queue).success(
+        odds_shown, None, odds_requested, api_visibility="private"
+    )
+    # `.change`, not `.release`: it also fires for arrow keys on a slider and for an example filling the settings.
+    gr.on(
+        [setting.change for setting in (temperature, top_k, top_p, repetition_penalty, shown)],
+        follow_settings,
+        [odds_requested, *odds_inputs],
+        odds_outputs,
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="minimal",
+        **odds_queue,
+    )
