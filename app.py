@@ -13,11 +13,12 @@ import gradio as gr
 import torch
 
 from demos import DEMOS, TASKS, system
+from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
 from shared.limits import DEFAULT_CONCURRENCY_LIMIT, MAX_QUEUED_REQUESTS, MAX_UPLOAD_MB
 from shared.loading import Loader, load
-from shared.model_choices import parse_model_override
+from shared.model_choices import ModelChoice, parse_model_override
 from shared.runtime import Runtime
 from shared.settings import Settings, default_cache_dir
 from shared.stand_ins import STAND_IN_SIZES
@@ -28,8 +29,9 @@ TITLE = "Transformers demo suite"
 HEADER = (
     "# Transformers demo suite\n"
     "What transformer models do, one task per tab: classify sentiment, classify against your own labels, "
-    "find answers in a text, generate text with your decoding settings, and segment a photo. "
-    "Every tab is also an API endpoint for `gradio_client`."
+    "find answers in a text, generate text with your decoding settings, and segment a photo. Then look inside: "
+    "how text becomes tokens, how a model fills a blank, what embeddings and attention look like, and how the "
+    "sampling settings reshape the next-token odds. Every tab is also an API endpoint for `gradio_client`."
 )
 CSS = ".stand-in-banner { border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px; background: #fffbeb; }"
 
@@ -205,8 +207,15 @@ def build_app(runtime: Runtime) -> gr.Blocks:
     return app
 
 
-def default_models(runtime: Runtime) -> list:
-    return [(demo.TASK, runtime.choices(demo.TASK, demo.MODELS)[0], demo.LOADER) for demo in DEMOS]
+def default_models(runtime: Runtime) -> list[tuple[str, ModelChoice, Loader]]:
+    """What each tab runs before a visitor picks anything: the first model of its allowlist, or, for a tab that
+    shows several at once, the models its `default_model_ids(choices)` names."""
+    models = []
+    for demo in DEMOS:
+        choices = runtime.choices(demo.TASK, demo.MODELS)
+        wanted = demo.default_model_ids(choices) if hasattr(demo, "default_model_ids") else [choices[0].model_id]
+        models += [(demo.TASK, choice, demo.LOADER) for choice in choices if choice.model_id in wanted]
+    return models
 
 
 def fetch_model(loader: Loader, model_id: str) -> None:
@@ -220,8 +229,8 @@ def download_models(runtime: Runtime, fetch: Callable[[Loader, str], None] | Non
     fetch = fetch or fetch_model
     failed = []
     for task, choice, loader in default_models(runtime):
-        if Path(choice.model_id).is_dir():
-            logger.info("%s: %s is a local directory; nothing to fetch", task, choice.model_id)
+        if Path(choice.model_id).is_dir() or bundled_directory(choice.model_id):
+            logger.info("%s: %s is on this disk already; nothing to fetch", task, choice.model_id)
             continue
         logger.info("%s: fetching %s", task, choice.model_id)
         try:

@@ -80,6 +80,55 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     results["segment"] = table
     results["segment_json"] = segments
 
+    # Next-token odds: the raw distribution and the one sampling draws from after temperature, top_k and top_p.
+    _plot, odds, status = client.predict(
+        "Hello, I'm a language model,", api_name="/next_token", temperature=0.8, top_k=5, top_p=0.95
+    )
+    print("next_token:", [(t["token"], round(t["probability_after_settings"], 3)) for t in odds["tokens"][:5]])
+    results["next_token"] = odds
+
+    # Tokens: up to three tokenizers side by side (each as highlighted text), their numbers, and ids back to text.
+    *_highlights, numbers, comparison, status = client.predict(
+        "Ciao mi chiamo Mattia", ["google-bert/bert-base-cased", "openai-community/gpt2"], api_name="/tokens"
+    )
+    first = numbers["tokenizers"][0]
+    print("tokens:", [(item["model"], item["counts"]["tokens"]) for item in numbers["tokenizers"]])
+    with_special, without_special, _decoded, status = client.predict(
+        first["model"], ", ".join(map(str, first["ids"])), api_name="/decode_ids"
+    )
+    print("decode_ids:", repr(without_special))
+    results["tokens"], results["decoded"] = numbers, without_special
+
+    # Fill the blank: [MASK], <mask> or ___ all work; the table holds each filler with its probability.
+    _plot, fillers, status = client.predict("The boys [MASK] shy.", api_name="/fill_mask", top_k=5)
+    print("fill_mask:", [row[2:5] for row in fillers["data"]])
+    results["fill_mask"] = fillers
+
+    # Embeddings: the word's contextual vectors compared across sentences (cosine matrix), and semantic search.
+    _plot, similarity, status = client.predict(
+        "bank", "We went to the river bank.\nI need to go to the bank to make a deposit.", api_name="/embeddings"
+    )
+    print("embeddings:", similarity["labels"], similarity["matrix"])
+    _plot, search, status = client.predict(
+        "How do I open a savings account?",
+        "We went to the river bank.\nI need to go to the bank to make a deposit.",
+        api_name="/semantic_search",
+    )
+    print("semantic_search:", [(item["sentence"], round(item["similarity"], 3)) for item in search["ranking"]])
+    results["embeddings"], results["semantic_search"] = similarity, search
+
+    # Attention: one layer and head (0 = average), a second sentence to compare, and where a focus word looks.
+    _heatmap, _bars, attention, status = client.predict(
+        "Time flies like an arrow.",
+        "Fruit flies like bananas.",
+        "flies",
+        api_name="/attention",
+        layer=1,
+        head=0,
+    )
+    print("attention:", [(item["tokens"], item["focus"]["row"]) for item in attention["sentences"]])
+    results["attention"] = attention
+
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")
     print("system:", [row[:2] for row in models["data"]])

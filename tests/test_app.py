@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
 import app as app_module
-from demos import DEMOS, sentiment, zero_shot
+from demos import DEMOS, sentiment, tokens, zero_shot
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
 from tests.conftest import free_port
 
-API_NAMES = {"sentiment", "zero_shot", "qa", "generate", "segment"}
+API_NAMES = {
+    *("sentiment", "zero_shot", "qa", "generate", "segment"),
+    *("next_token", "tokens", "decode_ids", "fill_mask", "embeddings", "semantic_search", "attention"),
+}
 
 
 def api_names(blocks) -> list[str]:
@@ -34,7 +38,7 @@ def test_building_every_tab_loads_no_model_and_names_each_endpoint_once(tmp_path
     assert runtime.cache.load_count == 0 and not (tmp_path / "stand-ins").exists()
 
 
-def test_view_api_lists_the_five_endpoints(client):
+def test_view_api_lists_every_endpoint(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {f"/{name}" for name in API_NAMES} <= set(endpoints)
 
@@ -82,7 +86,9 @@ def test_preload_loads_every_default_model_in_the_background(tmp_path):
     runtime = Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu"))
     runtime.preload(app_module.default_models(runtime)).join(timeout=300)
     loaded = {(entry.task, entry.model_id) for entry in runtime.cache.loaded_models()}
-    assert loaded == {(demo.TASK, demo.MODELS[0].model_id) for demo in DEMOS}
+    assert {(demo.TASK, demo.MODELS[0].model_id) for demo in DEMOS} <= loaded
+    assert {("tokens", model_id) for model_id in tokens.default_model_ids(tokens.MODELS)} <= loaded
+    assert len(loaded) == len(DEMOS) + 2  # the Tokens tab compares three tokenizers by default
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +114,15 @@ def test_other_tabs_keep_working_and_the_operator_model_is_the_default(offline_c
     label, _, status = offline_client.predict("Fine.", None, api_name="/sentiment")
     assert label["label"] in {"POSITIVE", "NEGATIVE"}
     assert "local" in status and sentiment.MODELS[0].model_id not in status
+
+
+def test_the_stand_in_banner_names_the_models_that_run_with_real_weights(tmp_path):
+    blocks = app_module.build_app(Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu")))
+    banners = [
+        block.value
+        for block in blocks.blocks.values()
+        if isinstance(block, gr.Markdown) and "stand-in-banner" in (block.elem_classes or [])
+    ]
+    real = [banner for banner in banners if "`sentence-transformers/all-MiniLM-L6-v2`: it runs with real" in banner]
+    assert len(banners) == len(DEMOS)
+    assert len(real) == 3  # the Tokens, Embeddings and Attention tabs offer it

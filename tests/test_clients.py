@@ -12,7 +12,10 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "clients" / "every_endpoint.p
 
 def test_the_client_example_scripts_every_endpoint(app_url, capsys):
     results = runpy.run_path(str(EXAMPLE))["main"](app_url)
-    assert results.keys() == {"sentiment", "zero_shot", "qa", "generate", "beams", "segment", "segment_json", "system"}
+    assert results.keys() == {
+        *("sentiment", "zero_shot", "qa", "generate", "beams", "segment", "segment_json", "system"),
+        *("next_token", "tokens", "decoded", "fill_mask", "embeddings", "semantic_search", "attention"),
+    }
     assert len(results["sentiment"]["confidences"]) == 2
     assert sum(entry["confidence"] for entry in results["zero_shot"]["confidences"]) == pytest.approx(1.0, abs=1e-3)
     streamed = results["generate"]
@@ -22,4 +25,12 @@ def test_the_client_example_scripts_every_endpoint(app_url, capsys):
     assert len(results["segment"]["data"]) >= 3
     assert [item["label"] for item in results["segment_json"]] == [row[0] for row in results["segment"]["data"]]
     assert {row[0] for row in results["system"]["data"]} >= {"sentiment", "zero_shot", "qa", "generate", "segment"}
+    kept = [token for token in results["next_token"]["tokens"] if token["probability_after_settings"] > 0]
+    assert len(kept) == 5  # top_k=5
+    assert results["decoded"] == "Ciao mi chiamo Mattia"  # cased WordPiece decodes its own ids back
+    assert [row[1] for row in results["fill_mask"]["data"]] == [1, 2, 3, 4, 5]
+    assert results["embeddings"]["matrix"][0][0] == pytest.approx(1.0, abs=1e-4)
+    # all-MiniLM-L6-v2 runs with its real weights: the deposit sentence answers the savings question best.
+    assert results["semantic_search"]["ranking"][0]["sentence"].startswith("I need to go to the bank")
+    assert all(sum(item["focus"]["row"]) == pytest.approx(1.0, abs=1e-3) for item in results["attention"]["sentences"])
     assert "Traceback" not in capsys.readouterr().err

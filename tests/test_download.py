@@ -12,11 +12,13 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app
-from demos import DEMOS, segment
+from demos import DEMOS, segment, tokens
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
 from tests.conftest import free_port
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # served from the installed package
 
 
 def test_download_fetches_each_default_model_and_does_not_serve(monkeypatch, tmp_path):
@@ -26,7 +28,16 @@ def test_download_fetches_each_default_model_and_does_not_serve(monkeypatch, tmp
     local = tmp_path / "my-sentiment-model"
     local.mkdir()
     app.main(["--download", "--model", f"sentiment={local}", "--cache-dir", str(tmp_path)])
-    assert fetched == [(demo.LOADER, demo.MODELS[0].model_id) for demo in DEMOS if demo.TASK != "sentiment"]
+    runtime = Runtime(Settings(cache_dir=tmp_path))
+    expected = [
+        (loader, choice.model_id)
+        for task, choice, loader in app.default_models(runtime)
+        if task != "sentiment" and choice.model_id != MINILM  # a local directory, and a bundled copy
+    ]
+    assert fetched == expected
+    # Every tokenizer the Tokens tab compares by default, and no default twice within a task.
+    assert {model_id for loader, model_id in fetched if loader == tokens.LOADER} == set(tokens.DEFAULT_COMPARISON)
+    assert len(set(fetched)) == len(fetched)
 
 
 def test_download_refuses_stand_ins_and_names_models_it_could_not_fetch(monkeypatch, tmp_path):
@@ -43,8 +54,9 @@ def test_download_refuses_stand_ins_and_names_models_it_could_not_fetch(monkeypa
 
 def seed_hub_cache(hub_cache: Path, stand_in_root: Path) -> None:
     """Put a tiny stand-in where a download of each default model would be: models--org--name/snapshots/<rev>."""
-    for demo in DEMOS:
-        choice = demo.MODELS[0]
+    defaults = app.default_models(Runtime(Settings(cache_dir=stand_in_root)))
+    # A model id two tabs use (gpt2: generation, tokens) gets the stand-in with weights, as a download would.
+    for choice in {choice.model_id: choice for _, choice, _ in reversed(defaults)}.values():
         repo = hub_cache / ("models--" + choice.model_id.replace("/", "--"))
         (repo / "refs").mkdir(parents=True)
         (repo / "refs" / "main").write_text("0" * 40)

@@ -12,22 +12,20 @@ from PIL import Image
 
 from demos import generate, segment
 from demos.generate import running_generations
+from tests.browser.tabs import open_tab, tab_names
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
-TAB_NAMES = ["Sentiment", "Zero-shot classification", "Question answering", "Text generation", "Panoptic segmentation"]
-
-
-def open_tab(page, name: str):
-    page.get_by_role("tab", name=name, exact=True).click()
-    return page.get_by_role("tabpanel")
+TAB_NAMES = [
+    *("Sentiment", "Zero-shot classification", "Question answering", "Text generation", "Panoptic segmentation"),
+    *("Tokens", "Fill the blank", "Embeddings", "Attention"),
+]
 
 
 def test_the_page_has_the_suite_title_header_and_a_tab_per_task(page):
     assert page.title() == "Transformers demo suite"
     assert page.get_by_role("heading", name="Transformers demo suite").is_visible()
-    tabs = [tab.inner_text().strip() for tab in page.get_by_role("tab").all()]
-    assert tabs == [*TAB_NAMES, "System"]
+    assert tab_names(page) == [*TAB_NAMES, "System"]
 
 
 def test_sentiment_shows_the_label_and_a_row_per_line(page, screenshot):
