@@ -4,6 +4,7 @@ the running app (streaming, seeds, beam search and Stop) on the tiny GPT-2 and L
 from __future__ import annotations
 
 import functools
+import queue
 import re
 import threading
 import time
@@ -358,9 +359,10 @@ def test_cancelling_a_request_stops_its_generation_on_the_server(client, slow_gp
     assert text.startswith(PROMPT) and "5 new tokens" in status
 
 
-def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2):
-    """The first update shows the first token (one forward pass of the prompt), and every later token arrives in an
-    update of its own, not held back until its word is complete."""
+def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2, monkeypatch):
+    """The first update shows the first token (one forward pass of the prompt), and with no pacing every later token
+    arrives in an update of its own, not held back until its word is complete."""
+    monkeypatch.setattr(generate, "UPDATE_SECONDS", 0.0)  # the tiny stand-in writes tokens microseconds apart
     inputs = gpt2.processor(PROMPT, return_tensors="pt")
     tokens = gpt2.model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, inputs["input_ids"].shape[1] :]
     expected = []
@@ -375,3 +377,50 @@ def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2):
             streamed.append(text)
     assert len(expected) >= 3
     assert streamed == expected
+
+
+class QueueStreamer:
+    """What `paced` reads: `next()` waits up to `timeout` seconds for a piece, StopIteration at the end."""
+
+    def __init__(self) -> None:
+        self.pieces: queue.Queue = queue.Queue()
+        self.timeout: float | None = None
+
+    def __next__(self) -> str:
+        piece = self.pieces.get(timeout=self.timeout)
+        if piece is None:
+            raise StopIteration
+        return piece
+
+
+def streamer_of(*pieces: str | None) -> QueueStreamer:
+    streamer = QueueStreamer()
+    for piece in pieces:
+        streamer.pieces.put(piece)
+    return streamer
+
+
+def test_paced_without_an_interval_hands_on_every_piece():
+    assert list(generate.paced(streamer_of("Hel", "lo", "", " world", None), interval=0.0)) == ["Hel", "lo", " world"]
+
+
+def test_paced_shows_the_first_piece_at_once_and_gathers_the_rest_until_the_interval_is_up():
+    assert list(generate.paced(streamer_of("Hel", "lo", " world", None), interval=60.0)) == ["Hel", "lo world"]
+
+
+def test_paced_sends_gathered_text_when_the_interval_is_up_even_if_nothing_else_comes():
+    streamer = streamer_of("a", "b")
+    started = time.monotonic()
+    threading.Timer(2.0, streamer.pieces.put, args=(None,)).start()  # the end comes much later
+    arrivals = [(piece, time.monotonic() - started) for piece in generate.paced(streamer, interval=0.2)]
+    written = [(piece, seconds) for piece, seconds in arrivals if piece is not None]  # None: still writing
+    assert [piece for piece, _ in written] == ["a", "b"]
+    assert written[1][1] < 1.5, "the gathered piece waited for the end instead of the interval"
+
+
+def test_paced_yields_none_while_nothing_is_written(monkeypatch):
+    monkeypatch.setattr(generate, "PROGRESS_SECONDS", 0.01)
+    streamer = QueueStreamer()
+    threading.Timer(0.3, streamer.pieces.put, args=(None,)).start()
+    pieces = list(generate.paced(streamer, interval=0.1))
+    assert pieces and set(pieces) == {None}
