@@ -54,7 +54,7 @@ class Plan:
 
 
 QUICK = Plan(repeats=2, slow_repeats=1, throughput_seconds=0.5, max_new_tokens=4, budget_s=None)
-DEFAULT = Plan(repeats=20, slow_repeats=5, throughput_seconds=4.0, budget_s=40.0)
+DEFAULT = Plan(repeats=20, slow_repeats=20, throughput_seconds=4.0, budget_s=60.0)
 
 
 def predict(client: Client, request: tuple[tuple, dict]) -> object:

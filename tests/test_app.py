@@ -126,3 +126,11 @@ def test_the_stand_in_banner_names_the_models_that_run_with_real_weights(tmp_pat
     real = [banner for banner in banners if "`sentence-transformers/all-MiniLM-L6-v2`: it runs with real" in banner]
     assert len(banners) == len(DEMOS)
     assert len(real) == 3  # the Tokens, Embeddings and Attention tabs offer it
+
+
+def test_gradio_does_not_rebuild_its_monitoring_summary_after_every_request(tmp_path):
+    """The app never enables Gradio's monitoring dashboard; its summary (a pandas group-by over up to 10,000 past
+    events) must not cost every request 12 ms of CPU."""
+    blocks = app_module.build_app(Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu")))
+    blocks.queue(**app_module.queue_kwargs())
+    assert blocks._queue.ANAYLTICS_CACHE_FREQUENCY >= 1_000_000  # Gradio's spelling
