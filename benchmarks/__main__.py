@@ -373,7 +373,7 @@ def peer_text(results: dict) -> str:
     levels = list(results["vs_peer"][PEER_TASKS[0]]["throughput"])
     lines = [
         "Ours vs. gr.Interface.from_pipeline (same stand-in): latency at 1 client (browser protocol, median ms), "
-        "throughput in requests/s with N gradio_client threads",
+        "throughput in requests/s with N clients (browser protocol, one connection each)",
         "| endpoint | ours ms | peer ms | ours/peer | " + " | ".join(f"@{n} ours / peer" for n in levels) + " |",
         "| --- | ---: | ---: | ---: |" + " ---: |" * len(levels),
     ]
