@@ -13,7 +13,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoConfig, PreTrainedTokenizerFast
 
-from shared.stand_ins.tokenizers import CORPUS, byte_bpe_tokenizer, wordpiece_tokenizer
+from shared.stand_ins.tokenizers import CORPUS, ROBERTA_SPECIAL_TOKENS, byte_bpe_tokenizer, wordpiece_tokenizer
 
 # XLM-RoBERTa's special tokens in its own id order: <s>=0, <pad>=1, </s>=2, <unk>=3, <mask> (last there, 4 here).
 SENTENCEPIECE_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
@@ -59,15 +59,7 @@ def sentencepiece_unigram_tokenizer(vocab_size: int = 400) -> PreTrainedTokenize
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[bos, eos]
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_input_names=["input_ids", "attention_mask"],
+        tokenizer_object=tokenizer, model_input_names=["input_ids", "attention_mask"], **ROBERTA_SPECIAL_TOKENS
     )
 
 

@@ -22,6 +22,16 @@ Questions and answers, context and meaning: who, what, when, where, why and how?
 
 WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 BPE_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+# What each of them is for, in RoBERTa's and XLM-RoBERTa's tokenizers.
+ROBERTA_SPECIAL_TOKENS = dict(
+    bos_token="<s>",
+    eos_token="</s>",
+    sep_token="</s>",
+    cls_token="<s>",
+    unk_token="<unk>",
+    pad_token="<pad>",
+    mask_token="<mask>",
+)
 
 
 def wordpiece_tokenizer(lowercase: bool = True, vocab_size: int = 600) -> PreTrainedTokenizerFast:
@@ -80,13 +90,5 @@ def byte_bpe_tokenizer(vocab_size: int = 600, sentence_pair_template: bool = Tru
         ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>")), trim_offsets=True
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_input_names=["input_ids", "attention_mask"],
+        tokenizer_object=tokenizer, model_input_names=["input_ids", "attention_mask"], **ROBERTA_SPECIAL_TOKENS
     )
