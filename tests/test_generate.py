@@ -248,7 +248,8 @@ def test_generation_thread_stops_soon_after_stop_is_set(gpt2, slow_gpt2_without_
 # --- the /generate endpoint ---------------------------------------------------------------------------------------
 
 
-def test_sampling_streams_a_text_that_grows_from_the_prompt(client):
+def test_sampling_streams_a_text_that_grows_from_the_prompt(client, monkeypatch):
+    monkeypatch.setattr(generate, "UPDATE_SECONDS", 0.0)  # the tiny stand-in writes 40 tokens within one interval
     job = client.submit(*settings(max_new_tokens=40), api_name="/generate")
     outputs = list(job)
     texts = [text for text, _ in outputs]
