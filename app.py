@@ -19,6 +19,7 @@ from shared.errors import ModelUnavailable
 from shared.limits import DEFAULT_CONCURRENCY_LIMIT, MAX_QUEUED_REQUESTS, MAX_UPLOAD_MB
 from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
+from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
 from shared.settings import Settings, default_cache_dir
 from shared.stand_ins import STAND_IN_SIZES
@@ -280,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if warning := share_warning(settings):
         logger.warning(warning)
     app = build_app(runtime)
+    release_thread_pool()  # the main thread only waits from here on (shared/openmp.py)
     if settings.preload:
         runtime.preload(default_models(runtime))
     app.queue(**queue_kwargs()).launch(**launch_kwargs(settings))

@@ -23,6 +23,7 @@ from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS
 from shared.model_cache import LoadedModel
 from shared.model_choices import ModelChoice, pick_choice
+from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -48,10 +49,13 @@ def shown_as_gr_errors(fn_name: str) -> Iterator[None]:
     except Exception as error:
         logger.exception("Unexpected error in %s", fn_name)
         raise internal_error(fn_name) from error
+    finally:
+        release_thread_pool()  # Gradio's worker threads outlive the request: see shared/openmp.py
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show `UserError`s as short `gr.Error` messages; log anything else with its traceback, never show it raw."""
+    """Show `UserError`s as short `gr.Error` messages; log anything else with its traceback, never show it raw.
+    Every handler that runs a model goes through here, so here the thread also hands back its OpenMP workers."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
