@@ -30,7 +30,14 @@ from gradio_client import Client  # noqa: E402
 from benchmarks import segmentation  # noqa: E402
 from benchmarks.servers import Server, app_server, peer_server  # noqa: E402
 from benchmarks.timing import QueueClient, client_pool, interleaved, ms, seconds_of, streamed, throughput  # noqa: E402
-from benchmarks.workloads import TASKS, app_request, bare_calls, peer_request, stand_in_dirs  # noqa: E402
+from benchmarks.workloads import (  # noqa: E402
+    CEILING_REQUESTS,
+    TASKS,
+    app_request,
+    bare_calls,
+    peer_request,
+    stand_in_dirs,
+)
 from shared.settings import default_cache_dir  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -49,12 +56,13 @@ class Plan:
     slow_repeats: int  # for generate and segment
     throughput_seconds: float
     levels: tuple[int, ...] = (1, 4, 16)
+    answers_per_client: int = 3  # throughput: at least this many answers per client are counted
     max_new_tokens: int = 16
     budget_s: float | None = 60.0  # per row: fewer requests (at least 3) when a loaded machine makes them slow
 
 
-QUICK = Plan(repeats=2, slow_repeats=1, throughput_seconds=0.5, max_new_tokens=4, budget_s=None)
-DEFAULT = Plan(repeats=20, slow_repeats=20, throughput_seconds=4.0, budget_s=60.0)
+QUICK = Plan(repeats=2, slow_repeats=1, throughput_seconds=0.5, max_new_tokens=4, budget_s=None, answers_per_client=1)
+DEFAULT = Plan(repeats=20, slow_repeats=20, throughput_seconds=6.0, budget_s=60.0)
 
 
 def predict(client: Client, request: tuple[tuple, dict]) -> object:
@@ -121,8 +129,9 @@ def round_trip(client: Client, queue: QueueClient, plan: Plan) -> dict:
     }
 
 
-def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url: str, plan: Plan) -> dict:
-    """Latency at one client, interleaved, then throughput with 1, 4 and 16 clients (all browser protocol)."""
+def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url: str, bare: dict, plan: Plan) -> dict:
+    """Latency at one client, interleaved, then throughput with 1, 4 and 16 clients (all browser protocol), and
+    for the classifiers the ceiling: the model alone, in-process, on CEILING_REQUESTS requests in one batch."""
     ours_pool, peer_pool = client_pool(app_url, max(plan.levels)), client_pool(peer_url, max(plan.levels))
     rows = {}
     for task in PEER_TASKS:
@@ -140,15 +149,24 @@ def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url
         row["throughput"] = {}
         row["ours_over_peer"] = round(row["ours_ms"] / row["peer_ms"], 3)
         for clients in plan.levels:
-            ours_level = throughput(ours_pool, mine, clients, plan.throughput_seconds)
-            peer_level = throughput(peer_pool, theirs, clients, plan.throughput_seconds)
+            ours_level = throughput(ours_pool, mine, clients, plan.throughput_seconds, plan.answers_per_client)
+            peer_level = throughput(peer_pool, theirs, clients, plan.throughput_seconds, plan.answers_per_client)
             row["throughput"][str(clients)] = {
                 "ours_rps": ours_level["requests_per_s"],
                 "peer_rps": peer_level["requests_per_s"],
                 "ours_over_peer": round(ours_level["requests_per_s"] / max(peer_level["requests_per_s"], 1e-9), 3),
                 "ours_errors": ours_level["errors"],
                 "peer_errors": peer_level["errors"],
+                "ours_counted": ours_level["completed"],
+                "peer_counted": peer_level["completed"],
             }
+        if f"{task}_ceiling" in bare:
+            batch = ms(interleaved({"batch": bare[f"{task}_ceiling"].run}, max(plan.repeats // 4, 1))["batch"])
+            ceiling = round(CEILING_REQUESTS / (batch / 1000), 3)
+            top = row["throughput"][str(max(plan.levels))]
+            row["model_alone_rps"] = ceiling
+            row["ceiling_over_peer"] = round(ceiling / max(top["peer_rps"], 1e-9), 3)
+            row["ours_over_ceiling"] = round(top["ours_rps"] / ceiling, 3)
         rows[task] = row
     for connection in ours_pool + peer_pool:
         connection.close()
@@ -303,7 +321,7 @@ def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, 
             peer_queue = QueueClient(peer.url)
             results["peer_cold_start_s"] = round(peer.cold_start_seconds, 2)
             log("ours vs. gr.Interface.from_pipeline...")
-            step("vs_peer", app, peer_comparison, queue, peer_queue, app.url, peer.url, plan)
+            step("vs_peer", app, peer_comparison, queue, peer_queue, app.url, peer.url, bare, plan)
             log("streamed generation...")
             step("generation", app, generation, queue, client, peer_queue, bare, plan)
             peer_queue.close()
@@ -373,13 +391,20 @@ def peer_text(results: dict) -> str:
     levels = list(results["vs_peer"][PEER_TASKS[0]]["throughput"])
     lines = [
         "Ours vs. gr.Interface.from_pipeline (same stand-in): latency at 1 client (browser protocol, median ms), "
-        "throughput in requests/s with N clients (browser protocol, one connection each)",
-        "| endpoint | ours ms | peer ms | ours/peer | " + " | ".join(f"@{n} ours / peer" for n in levels) + " |",
-        "| --- | ---: | ---: | ---: |" + " ---: |" * len(levels),
+        "throughput in requests/s with N clients (browser protocol, one connection each, in steady state); the model "
+        f"alone: in-process, {CEILING_REQUESTS} requests in one batch, no server",
+        "| endpoint | ours ms | peer ms | ours/peer | "
+        + " | ".join(f"@{n} ours / peer" for n in levels)
+        + f" | @{levels[-1]} ours/peer | model alone req/s | model alone / peer |",
+        "| --- | ---: | ---: | ---: |" + " ---: |" * (len(levels) + 3),
     ]
     for task, row in results["vs_peer"].items():
         rates = " | ".join(f"{v['ours_rps']} / {v['peer_rps']}" for v in row["throughput"].values())
-        lines.append(f"| {task} | {row['ours_ms']} | {row['peer_ms']} | {row['ours_over_peer']} | {rates} |")
+        top = row["throughput"][str(levels[-1])]["ours_over_peer"]
+        alone = f"{row['model_alone_rps']} | {row['ceiling_over_peer']}" if "model_alone_rps" in row else "– | –"
+        lines.append(
+            f"| {task} | {row['ours_ms']} | {row['peer_ms']} | {row['ours_over_peer']} | {rates} | {top} | {alone} |"
+        )
     return "\n".join(lines)
 
 

@@ -71,41 +71,68 @@ def client_pool(url: str, size: int) -> list[QueueClient]:
     return [first, *(first.another() for _ in range(size - 1))]
 
 
-def throughput(pool: list[QueueClient], request: tuple[tuple, dict], clients: int, seconds: float) -> dict[str, float]:
-    """Completed requests per second with `clients` threads, each with its own client from `pool`, sending
-    back to back for `seconds` (requests under way at the deadline are waited for and counted)."""
+MEASURE_LIMIT_S = 60.0
+
+
+def throughput(
+    pool: list[QueueClient],
+    request: tuple[tuple, dict],
+    clients: int,
+    seconds: float,
+    answers_per_client: int = 3,
+) -> dict[str, float]:
+    """Requests per second in steady state, with `clients` threads, each with its own client from `pool`, sending
+    back to back. The count starts once every client has had an answer (before that, requests arrive together and
+    a batching server is not yet in its rhythm), and runs for at least `seconds` and `answers_per_client` answers
+    per client (at most MEASURE_LIMIT_S): the answers after the first one counted, over the time from it to the
+    last. Requests under way at the end are waited for (not counted), so the next measurement starts on an idle
+    server."""
     args, kwargs = request
     connections = pool[:clients]
-    done = [0] * clients
+    answered: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
-    last = [0.0] * clients
+    stop = threading.Event()
     start = threading.Barrier(clients + 1)
-    began = 0.0
 
     def work(index: int) -> None:
         start.wait()
-        while time.perf_counter() - began < seconds:
+        while not stop.is_set():
             try:
                 connections[index].request(*args, **kwargs)
-                done[index] += 1
+                answered[index].append(time.perf_counter())
             except Exception:
                 errors[index] += 1
-            last[index] = time.perf_counter()
 
     threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(clients)]
     for thread in threads:
         thread.start()
     began = time.perf_counter()
     start.wait()
+    while not all(answered) and time.perf_counter() - began < MEASURE_LIMIT_S and not any(errors):
+        time.sleep(0.01)
+    warm = time.perf_counter()
+    wanted = answers_per_client * clients
+
+    def counted(until: float = float("inf")) -> list[float]:
+        return sorted(moment for moments in answered for moment in moments if warm <= moment <= until)
+
+    while time.perf_counter() - warm < MEASURE_LIMIT_S and (
+        time.perf_counter() - warm < seconds or len(counted()) < wanted + 1
+    ):
+        time.sleep(0.01)
+    stop.set()
+    stopped = time.perf_counter()
     for thread in threads:
-        thread.join(seconds + 300)
-    wall = max(max(last) - began, 1e-9)
+        thread.join(300)
+    moments = counted(until=stopped)
+    window = moments[-1] - moments[0] if len(moments) > 1 else 0.0
     return {
         "clients": clients,
-        "requests_per_s": round(sum(done) / wall, 3),
-        "completed": sum(done),
+        "requests_per_s": round((len(moments) - 1) / window, 3) if window > 0 else 0.0,
+        "completed": len(moments),
         "errors": sum(errors),
-        "seconds": round(wall, 2),
+        "seconds": round(window, 2),
+        "warm_up_s": round(warm - began, 2),
     }
 
 

@@ -31,6 +31,8 @@ PROMPT = "Hello, I'm a language model,"
 PHOTO = ROOT / "demos" / "examples" / "coffee.jpg"
 SEGMENT_THRESHOLD, SEGMENT_OVERLAP = 0.85, 0.8
 TASKS = ("sentiment", "zero_shot", "qa", "generate", "segment")
+# The model alone, in-process, on this many copies of the request in one batch: the most any server could answer.
+CEILING_REQUESTS = 16
 # task -> stand-in family of its default model (the first in each demo's MODELS)
 FAMILIES = {
     "sentiment": "distilbert-sentiment",
@@ -100,6 +102,13 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
             lambda: classifier([SENTIMENT_TEXT], top_k=None, truncation=True, batch_size=1),
             "text-classification pipeline call",
         )
+        calls["sentiment_ceiling"] = BareCall(
+            "sentiment",
+            lambda: classifier(
+                [SENTIMENT_TEXT] * CEILING_REQUESTS, top_k=None, truncation=True, batch_size=CEILING_REQUESTS
+            ),
+            f"{CEILING_REQUESTS} requests in one batch",
+        )
     if "zero_shot" in directories:
         nli = loaded(zero_shot)
         labels = [label.strip() for label in ZERO_SHOT_LABELS.split(",")]
@@ -114,6 +123,18 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
                 truncation="only_first",
             ),
             "zero-shot pipeline call, all labels in one batch",
+        )
+        calls["zero_shot_ceiling"] = BareCall(
+            "zero_shot",
+            lambda: nli(
+                [ZERO_SHOT_TEXT] * CEILING_REQUESTS,
+                candidate_labels=labels,
+                multi_label=False,
+                hypothesis_template=ZERO_SHOT_TEMPLATE,
+                batch_size=CEILING_REQUESTS * len(labels),
+                truncation="only_first",
+            ),
+            f"{CEILING_REQUESTS} requests, all their labels in one batch",
         )
     if "qa" in directories:
         reader = loaded(qa)

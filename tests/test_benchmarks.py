@@ -57,6 +57,19 @@ def test_ours_and_the_peer_answer_at_every_concurrency(results):
             assert level["ours_errors"] == 0 and level["peer_errors"] == 0
 
 
+def test_throughput_counts_answers_in_steady_state_and_classifiers_show_the_model_alone(results):
+    for task, row in results["vs_peer"].items():
+        for clients, level in row["throughput"].items():
+            assert level["ours_counted"] > int(clients) and level["peer_counted"] > int(clients)
+        if task == "generate":
+            assert "model_alone_rps" not in row
+            continue
+        top = row["throughput"]["16"]
+        assert positive(row["model_alone_rps"])
+        assert row["ceiling_over_peer"] == pytest.approx(row["model_alone_rps"] / top["peer_rps"], rel=0.01)
+        assert row["ours_over_ceiling"] == pytest.approx(top["ours_rps"] / row["model_alone_rps"], rel=0.01)
+
+
 def test_generation_streams_and_counts_tokens_per_second(results):
     generation = results["generation"]
     first, per_s = generation["first_token_ms"], generation["tokens_per_s"]
