@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -132,6 +133,39 @@ def test_example_photos_are_small_and_credited():
         assert photo.name in sources
 
 
+def layers(data) -> list[tuple[str, np.ndarray]]:
+    result = []
+    for annotation in data.annotations:
+        with Image.open(annotation.image.path) as layer:
+            result.append((annotation.label, np.asarray(layer.convert("RGBA"))))
+    return result
+
+
+def test_quick_mask_layers_send_the_pixels_gradio_would():
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8))
+    masks = [
+        (rng.random((60, 80)) > 0.5, "person #1"),
+        (rng.random((60, 80)) > 0.9, "person #2"),
+        (np.zeros((60, 80), dtype=bool), "sky"),
+        (np.ones((60, 80), dtype=bool), "wall"),
+    ]
+    colours = {"sky": "#3366cc", "wall": "#f80"}
+    stock = gr.AnnotatedImage(format="jpeg", color_map=colours)
+    quick = segment.quick_mask_layers(gr.AnnotatedImage(format="jpeg", color_map=colours))
+    expected, sent = stock.postprocess((photo, masks)), quick.postprocess((photo, masks))
+    assert sent.image.path == expected.image.path  # the photo underneath: saved by Gradio, the same file
+    assert [label for label, _ in layers(sent)] == [label for _, label in masks]
+    for (_, ours), (_, gradios) in zip(layers(sent), layers(expected), strict=True):
+        np.testing.assert_array_equal(ours, gradios)
+    # Anything but boolean masks goes Gradio's way.
+    soft = [(rng.random((60, 80)), "haze")]
+    np.testing.assert_array_equal(
+        layers(quick.postprocess((photo, soft)))[0][1], layers(stock.postprocess((photo, soft)))[0][1]
+    )
+    assert quick.postprocess(None) is None
+
+
 def test_endpoint_returns_one_uniquely_labelled_mask_per_table_row(client):
     annotated, table, status, _, _ = client.predict(
         handle_file(str(segment.EXAMPLE_PHOTOS[2])), 0.85, 0.8, MODEL_ID, api_name="/segment"
@@ -144,6 +178,11 @@ def test_endpoint_returns_one_uniquely_labelled_mask_per_table_row(client):
     assert sum(row[2] for row in table["data"]) <= 100.01
     with Image.open(annotated["image"]) as shown, Image.open(annotated["annotations"][0]["image"]) as mask:
         assert shown.size == mask.size == Image.open(segment.EXAMPLE_PHOTOS[2]).size
+    for entry, row in zip(annotated["annotations"], table["data"], strict=True):
+        with Image.open(entry["image"]) as layer:
+            alpha = np.asarray(layer.convert("RGBA"))[..., 3]
+        assert set(np.unique(alpha)) <= {0, 255}
+        assert 100 * float((alpha == 255).mean()) == pytest.approx(row[2], abs=0.01)  # each mask is its row's area
     assert f"{len(labels)} segments" in status and "stand-in" in status
 
 
