@@ -8,7 +8,8 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,11 +137,16 @@ def throughput(
     }
 
 
+def is_file(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData"
+
+
 class QueueClient:
     """Gradio's queue protocol spoken as the browser does (POST queue/join, then read queue/data's server-sent
     events as they arrive), on one kept-alive connection. gradio_client checks for new messages every 50 ms
     (`time.sleep(0.05)` in `get_pred_from_sse_v1plus`), which adds up to 50 ms per answer that a browser never sees;
-    this client measures what the server adds. Text inputs only (no file uploads); one request at a time."""
+    this client measures what the server adds. A file input (`gradio_client.handle_file`) is uploaded first, as the
+    browser uploads a photo; one request at a time."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/") + "/gradio_api/"
@@ -176,11 +182,32 @@ class QueueClient:
                 values.append(parameter.get("parameter_default"))
         return values
 
-    def request(self, *args: Any, api_name: str, **kwargs: Any) -> dict[str, Any]:
-        """Send one request; return seconds to the first update with output and to the end, and the final data."""
+    def upload(self, file: dict) -> dict:
+        """Upload a `handle_file` value as the browser does (POST upload) and return the input value naming it."""
+        path = Path(file["path"])
+        response = self.http.post(self.url + "upload", files=[("files", (path.name, path.read_bytes()))])
+        response.raise_for_status()
+        return {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+    def fetch_files(self, value: Any) -> int:
+        """GET every file a displayed output names (a browser loads each image it shows); return how many."""
+        if isinstance(value, dict):
+            if isinstance(value.get("url"), str):
+                self.http.get(value["url"]).raise_for_status()
+                return 1 + sum(self.fetch_files(item) for key, item in value.items() if key != "url")
+            return sum(self.fetch_files(item) for item in value.values())
+        if isinstance(value, list):
+            return sum(self.fetch_files(item) for item in value)
+        return 0
+
+    def request(self, *args: Any, api_name: str, shown: Sequence[int] = (), **kwargs: Any) -> dict[str, Any]:
+        """Send one request; return seconds to the first update with output and to the end, and the final data.
+        File inputs are uploaded first; the files of the outputs at positions `shown` are fetched at the end, as
+        a browser fetches the images it shows (not the files behind download buttons, fetched when clicked)."""
         api_name = api_name.lstrip("/")
         session = self.session
         started = time.perf_counter()
+        args = tuple(self.upload(arg) if is_file(arg) else arg for arg in args)
         joined = self.http.post(
             self.url + "queue/join",
             json={
@@ -205,11 +232,19 @@ class QueueClient:
                     updates += 1
                     first = first or time.perf_counter() - started
                 if message["msg"] == "process_completed":
-                    total = time.perf_counter() - started
+                    answered = time.perf_counter() - started
                     if not message.get("success"):
                         raise RuntimeError(f"{api_name} failed: {message.get('output')}")
                     data = message["output"]["data"]
-                    return {"first_update_s": first or total, "total_s": total, "updates": updates, "data": data}
+                    files = sum(self.fetch_files(data[index]) for index in shown)
+                    total = time.perf_counter() - started
+                    return {
+                        "first_update_s": first or answered,
+                        "total_s": total,
+                        "updates": updates,
+                        "data": data,
+                        "files_fetched": files,
+                    }
         raise RuntimeError(f"{api_name}: the event stream ended before the answer")
 
     def close(self) -> None:
