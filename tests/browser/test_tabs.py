@@ -70,6 +70,12 @@ def test_segmentation_of_an_uploaded_photo_shows_masks_a_table_and_downloads(pag
     rows = int(status.inner_text().split()[0])
     assert rows >= 3
     expect(panel.locator("img.mask")).to_have_count(rows)  # one mask over the photo per segment
+    # ...each decoded by the browser at the photo's size (the masks are palette PNGs with a transparent entry)
+    sizes = panel.locator("img.mask").evaluate_all(
+        "masks => Promise.all(masks.map(m => m.decode().then(() => [m.naturalWidth, m.naturalHeight])))"
+    )
+    with Image.open(segment.EXAMPLE_PHOTOS[1]) as photo:
+        assert sizes == [list(photo.size)] * rows
     panel.get_by_test_id(f"cell-{rows - 1}-0").wait_for()  # and one table row
     screenshot(page, "segment")
 
