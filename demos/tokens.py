@@ -137,9 +137,24 @@ def tokenize(tokenizer: Any, text: str) -> dict[str, Any]:
     # verbose=False: a text longer than the model's input is fine here; nothing is fed to a model.
     encoding = tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False)
     ids = [int(token_id) for token_id in encoding["input_ids"]]
-    special = [int(flag) for flag in encoding["special_tokens_mask"]]
+    offsets = [(int(start), int(end)) for start, end in encoding["offset_mapping"]]
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    # The mask marks the tokens the tokenizer added. A special token typed in the text ("[SEP]", "<|endoftext|>") is
+    # one too; an unknown character that became [UNK] is not.
+    special_ids = set(tokenizer.all_special_ids)
+    special = [
+        int(flag or (token_id in special_ids and text[start:end] == token))
+        for flag, token_id, token, (start, end) in zip(
+            encoding["special_tokens_mask"], ids, tokens, offsets, strict=True
+        )
+    ]
     content_tokens = len(ids) - sum(special)
-    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    # Leave out the special tokens the tokenizer added ([CLS], </s>...: no characters of the text), not those typed
+    # in the text ("<|endoftext|>"), which the tokenizer matches as special tokens too.
+    from_text = [
+        token_id for token_id, flag, (start, end) in zip(ids, special, offsets, strict=True) if not flag or end > start
+    ]
+    decoded = tokenizer.decode(from_text, skip_special_tokens=False)
     # GPT-2 names its end-of-text token as its unknown token too, though its bytes leave nothing unknown.
     unknown_id = tokenizer.unk_token_id
     if unknown_id in {tokenizer.bos_token_id, tokenizer.eos_token_id}:
@@ -147,11 +162,11 @@ def tokenize(tokenizer: Any, text: str) -> dict[str, Any]:
     return {
         "algorithm": algorithm_name(tokenizer),
         "vocabulary_size": len(tokenizer),
-        "tokens": tokenizer.convert_ids_to_tokens(ids),
+        "tokens": tokens,
         "ids": ids,
         "special_tokens_mask": special,
         "unknown_token_id": unknown_id,
-        "offsets": [[int(start), int(end)] for start, end in encoding["offset_mapping"]],
+        "offsets": [[start, end] for start, end in offsets],
         "counts": {
             "characters": len(text),
             "words": len(text.split()),
@@ -192,7 +207,7 @@ def highlighted_tokens(text: str, tokenization: dict[str, Any]) -> tuple[list[tu
         next_start = offsets[position + 1][0] if position + 1 < len(offsets) else None
         # SentencePiece's lone `▁` shares its span with the word after it; that word's token shows the characters.
         word_marker = token in WORD_MARKERS and next_start == start
-        if special or start == end or word_marker:
+        if start == end or word_marker:  # a special token the tokenizer added, or a mark with no characters
             spans.append((token, label))
             continue
         if start > shown:

@@ -119,6 +119,32 @@ def test_byte_level_bpe_gives_any_text_back_exactly(tokenizers, text):
     assert result["decoded"] == text and result["decodes_to_the_text"]
 
 
+@pytest.mark.parametrize(
+    ("model_id", "text", "typed"),
+    [
+        (GPT2, "<|endoftext|>", "<|endoftext|>"),
+        (GPT2, "one<|endoftext|>two", "<|endoftext|>"),
+        (BERT_CASED, "Time flies [SEP] like an arrow", "[SEP]"),
+        (MINILM, "time flies [SEP] like an arrow", "[SEP]"),
+    ],
+)
+def test_a_special_token_typed_in_the_text_is_shown_as_special_and_decoded_back(tokenizers, model_id, text, typed):
+    """The tokenizer matches it as its special token, as the model would see it; the tokens the tokenizer adds
+    itself ([CLS], [SEP] around the text) are still left out of the decoded text."""
+    tokenizer = tokenizers[model_id]
+    result = tokens.tokenize(tokenizer, text)
+    typed_position = result["tokens"].index(typed, 1 if model_id != GPT2 else 0)
+    assert result["special_tokens_mask"][typed_position] == 1
+    start, end = result["offsets"][typed_position]
+    assert text[start:end] == typed
+    assert result["decoded"] == text and result["decodes_to_the_text"]
+    spans, colours = tokens.highlighted_tokens(text, result)
+    typed_label = f"#{typed_position} id {result['ids'][typed_position]} special"
+    assert [piece for piece, label in spans if label == typed_label] == [typed]  # its characters, marked special
+    assert colours[typed_label] == tokens.SPECIAL_COLOUR
+    assert all(typed not in piece for piece, label in spans if label is None)  # and not shown a second time
+
+
 @pytest.mark.parametrize("text", CORPUS_TEXTS + HARD_TEXTS)
 def test_byte_level_bpe_round_trip_with_accents_scripts_and_emoji(tokenizers, text):
     tokenizer = tokenizers[GPT2]
