@@ -415,6 +415,20 @@ def test_endpoint_hides_the_unused_slots(client):
     assert table["data"][0][3:5] == [2, 2]
 
 
+def test_endpoint_shows_a_typed_special_token_as_special_and_gives_the_text_back(client):
+    text = "the end<|endoftext|>"
+    slots, numbers, table, _ = tokenize_call(client, text, [GPT2, MINILM])
+    gpt2, minilm = numbers["tokenizers"]
+    assert gpt2["tokens"][-1] == "<|endoftext|>" and gpt2["special_tokens_mask"][-1] == 1
+    assert {
+        "token": "<|endoftext|>",
+        "class_or_confidence": f"#{len(gpt2['ids']) - 1} id {gpt2['ids'][-1]} special",
+    } in (slots[0]["value"])
+    assert gpt2["decoded"] == text and gpt2["decodes_to_the_text"]
+    assert table["data"][0][4] == 1  # one special token for GPT-2; MiniLM's [CLS] and [SEP] only
+    assert table["data"][1][4] == 2 and minilm["decoded"] == "the end < | endoftext | >"
+
+
 @pytest.mark.parametrize(
     ("model_id", "text"),
     [(GPT2, "Ciao 👋🏽 mondo, naïve café!"), (BERT_CASED, CIAO), (MINILM, "rumination is a fine word")],
