@@ -149,11 +149,8 @@ def tokenize(tokenizer: Any, text: str) -> dict[str, Any]:
         )
     ]
     content_tokens = len(ids) - sum(special)
-    # Leave out the special tokens the tokenizer added ([CLS], </s>...: no characters of the text), not those typed
-    # in the text ("<|endoftext|>"), which the tokenizer matches as special tokens too.
-    from_text = [
-        token_id for token_id, flag, (start, end) in zip(ids, special, offsets, strict=True) if not flag or end > start
-    ]
+    # Leave out the special tokens the tokenizer added ([CLS], </s>...), not those typed in the text.
+    from_text = [token_id for token_id, added in zip(ids, encoding["special_tokens_mask"], strict=True) if not added]
     decoded = tokenizer.decode(from_text, skip_special_tokens=False)
     # GPT-2 names its end-of-text token as its unknown token too, though its bytes leave nothing unknown.
     unknown_id = tokenizer.unk_token_id
