@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 
 from demos import DEMOS, TASKS, system
+from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
@@ -206,21 +207,19 @@ def build_app(runtime: Runtime) -> gr.Blocks:
         gr.Markdown(HEADER)
         with gr.Tabs():
             for demo in DEMOS:
-                with gr.Tab(demo.TITLE, id=demo.TASK):
-                    demo.build_tab(runtime)
+                with gr.Tab(demo.title, id=demo.task):
+                    demo.build_tab(Tab(demo, runtime))
             with gr.Tab(system.TITLE, id="system") as system_tab:
                 system.build_tab(runtime, system_tab)
     return app
 
 
 def default_models(runtime: Runtime) -> list[tuple[str, ModelChoice, Loader]]:
-    """What each tab runs before a visitor picks anything: the first model of its allowlist, or, for a tab that
-    shows several at once, the models its `default_model_ids(choices)` names."""
+    """What each tab runs before a visitor picks anything (its `Demo.default_model_ids`)."""
     models = []
     for demo in DEMOS:
-        choices = runtime.choices(demo.TASK, demo.MODELS)
-        wanted = demo.default_model_ids(choices) if hasattr(demo, "default_model_ids") else [choices[0].model_id]
-        models += [(demo.TASK, choice, demo.LOADER) for choice in choices if choice.model_id in wanted]
+        choices = runtime.choices(demo.task, list(demo.models))
+        models += [(demo.task, choice, demo.loader) for choice in demo.default_models(choices)]
     return models
 
 

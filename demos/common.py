@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder, is_in_or_equal
@@ -21,10 +21,14 @@ from PIL import Image, UnidentifiedImageError
 from shared.bundled import bundled_directory
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS
+from shared.loading import Loader
 from shared.model_cache import LoadedModel
 from shared.model_choices import ModelChoice, pick_choice
 from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
+
+if TYPE_CHECKING:
+    from demos.tab import Tab
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +113,17 @@ def stand_in_banner(runtime: Runtime, choices: Sequence[ModelChoice] = ()) -> No
     gr.Markdown(text, elem_classes=["stand-in-banner"])
 
 
-def tab_intro(runtime: Runtime, task: str, models: list[ModelChoice], description: str) -> list[ModelChoice]:
-    """The top of every task tab: what the model does, its model cards, the stand-in banner; returns the task's
-    allowlist as the operator configured it."""
-    choices = runtime.choices(task, models)
-    gr.Markdown(f"{description}\n\n{model_cards(choices)}")
-    stand_in_banner(runtime, choices)
-    return choices
+def tab_intro(tab: Tab, *legacy: Any) -> Any:
+    """The top of every tab that runs models: what the model does, its model cards, the stand-in banner."""
+    if legacy:  # transitional: (runtime, task, models, description) from modules not yet converted to `DEMO`
+        runtime, (task, models, description) = tab, legacy
+        choices = runtime.choices(task, models)
+        gr.Markdown(f"{description}\n\n{model_cards(choices)}")
+        stand_in_banner(runtime, choices)
+        return choices
+    gr.Markdown(f"{tab.demo.description}\n\n{model_cards(tab.choices)}")
+    stand_in_banner(tab.runtime, tab.choices)
+    return None
 
 
 def model_dropdown(choices: list[ModelChoice]) -> gr.Dropdown:
@@ -135,7 +143,12 @@ def model_cards(choices: list[ModelChoice]) -> str:
 
 
 def report_loading(
-    progress: Callable[..., Any] | None, runtime: Runtime, task: str, choices: list[ModelChoice], model_id: str | None
+    progress: Callable[..., Any] | None,
+    runtime: Runtime,
+    task: str,
+    choices: list[ModelChoice],
+    model_id: str | None,
+    loader: Loader | None = None,
 ) -> None:
     """Tell the visitor a model is being loaded (a first request can take a while) instead of a silent spinner."""
     if progress is None:
@@ -144,7 +157,7 @@ def report_loading(
         choice = pick_choice(choices, model_id)
     except UserError:
         return  # the request itself refuses the model, with the error the visitor needs
-    if not runtime.cache.is_loaded(task, choice.model_id):
+    if not runtime.cache.is_loaded(task, choice.model_id, loader):
         progress(
             0,
             desc=f"Loading model {choice.model_id}… (first use: downloading it if needed, moving it to "

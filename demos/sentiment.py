@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (
-    model_dropdown,
-    report_loading,
-    served_by,
-    stopwatch,
-    tab_intro,
-    user_errors,
-)
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
 from shared.limits import MAX_SENTIMENT_LINES, MAX_TEXT_CHARS
 from shared.loading import PipelineLoader
 from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
 
-TASK = "sentiment"
-TITLE = "Sentiment"
-DESCRIPTION = "A fine-tuned encoder reads the text and scores how positive or negative it sounds."
-MODELS = [
-    ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
-    ModelChoice("cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"),
-]
-LOADER = PipelineLoader("text-classification", int8_allowed=True)
 TABLE_HEADERS = ["text", "label", "score"]
 EXAMPLES = [
     ["I loved this movie, the acting was wonderful."],
@@ -61,18 +46,24 @@ def table_rows(texts: list[str], results: list[list[dict]]) -> list[list]:
 
 
 @user_errors
-def classify(runtime: Runtime, choices: list[ModelChoice], text: str, model_id: str | None):
+def sentiment(
+    tab: Tab,
+    text: str,
+    model_id: str | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+):
+    """Sentiment of a text, or of each line of it: the first line's label with confidences, a table with one row
+    per line, and a status line naming the model and device that served it."""
     texts = split_texts(text)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+    with tab.model(model_id, progress) as served:
         # Shares forward passes with concurrent requests to the same model; results equal a call of its own.
-        batched = run_pipeline(runtime.batcher, loaded.loaded, texts, top_k=None, truncation=True)
-        seconds = elapsed()
+        batched = run_pipeline(tab.runtime.batcher, served.model.pipeline, texts, top_k=None, truncation=True)
     results = batched.results
-    return confidences(results[0]), table_rows(texts, results), served_by(loaded, seconds, batched.batch_requests)
+    return confidences(results[0]), table_rows(texts, results), served.status(batched.batch_requests)
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(
@@ -81,7 +72,7 @@ def build_tab(runtime: Runtime) -> None:
                 placeholder="Type a sentence. Several lines are classified one by one, in one batch.",
                 info=f"Up to {MAX_SENTIMENT_LINES} lines and {MAX_TEXT_CHARS:,} characters.",
             )
-            model = model_dropdown(choices)
+            model = model_dropdown(tab.choices)
             button = gr.Button("Classify", variant="primary")
         with gr.Column():
             label = gr.Label(label="Sentiment (first line)", num_top_classes=3)
@@ -89,16 +80,21 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text], cache_examples=False)
 
-    def sentiment(
-        text: str,
-        model_id: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Sentiment of a text, or of each line of it: the first line's label with confidences, a table with one row
-        per line, and a status line naming the model and device that served it."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return classify(runtime, choices, text, model_id)
-
     batched = dict(concurrency_limit=CONCURRENT_REQUESTS, concurrency_id="sentiment")
-    button.click(sentiment, [text, model], [label, table, status], api_name="sentiment", **batched)
-    text.submit(sentiment, [text, model], [label, table, status], api_visibility="private", **batched)
+    button.click(tab.bind(sentiment), [text, model], [label, table, status], api_name="sentiment", **batched)
+    text.submit(tab.bind(sentiment), [text, model], [label, table, status], api_visibility="private", **batched)
+
+
+DEMO = Demo(
+    task="sentiment",
+    title="Sentiment",
+    description="A fine-tuned encoder reads the text and scores how positive or negative it sounds.",
+    models=(
+        ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
+        ModelChoice(
+            "cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"
+        ),
+    ),
+    loader=PipelineLoader("text-classification", int8_allowed=True),
+    build_tab=build_tab,
+)

@@ -7,32 +7,14 @@ from string import Formatter
 
 import gradio as gr
 
-from demos.common import (
-    model_dropdown,
-    report_loading,
-    served_by,
-    stopwatch,
-    tab_intro,
-    user_errors,
-)
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
 from shared.limits import MAX_CANDIDATE_LABELS, MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS, MAX_TEXT_CHARS
 from shared.loading import PipelineLoader
 from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
 
-TASK = "zero_shot"
-TITLE = "Zero-shot classification"
-DESCRIPTION = (
-    "An NLI model reads the text as a premise and each label as a hypothesis (“This example is {label}.”); "
-    "how strongly the text entails each hypothesis ranks the labels. No training on your labels is needed."
-)
-MODELS = [
-    ModelChoice("MoritzLaurer/deberta-v3-base-zeroshot-v2.0", stand_in="deberta-v2-nli"),
-    ModelChoice("facebook/bart-large-mnli", stand_in="bart-nli"),
-]
-LOADER = PipelineLoader("zero-shot-classification", int8_allowed=True)
 DEFAULT_TEMPLATE = "This example is {}."
 EXAMPLES = [
     ["I need to go to the bank to make a deposit.", "finance, geography, sports", False, DEFAULT_TEMPLATE],
@@ -98,35 +80,36 @@ def ranked_scores(result: dict) -> dict[str, float]:
 
 
 @user_errors
-def classify(
-    runtime: Runtime,
-    choices: list[ModelChoice],
+def zero_shot(
+    tab: Tab,
     text: str,
     candidate_labels: str,
     multi_label: bool,
     hypothesis_template: str,
     model_id: str | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Score comma-separated candidate labels for a text with an NLI model: ranked labels with scores, and a
+    status line naming the model and device that served it."""
     text = check_text(text)
     labels = parse_candidate_labels(candidate_labels)
     template = check_hypothesis_template(hypothesis_template)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
+    with tab.model(model_id, progress) as served:
         # All labels, and those of concurrent requests to the same model, in shared forward passes (the pipeline
         # alone runs one pass per label); the result equals a call of its own.
         batched = run_pipeline(
-            runtime.batcher,
-            loaded.loaded,
+            tab.runtime.batcher,
+            served.model.pipeline,
             [text],
             candidate_labels=labels,
             multi_label=bool(multi_label),
             hypothesis_template=template,
         )
-        seconds = elapsed()
-    return ranked_scores(batched.results[0]), served_by(loaded, seconds, batched.batch_requests)
+    return ranked_scores(batched.results[0]), served.status(batched.batch_requests)
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(label="Text", lines=3, info=f"Up to {MAX_TEXT_CHARS:,} characters.")
@@ -144,30 +127,33 @@ def build_tab(runtime: Runtime) -> None:
                 value=DEFAULT_TEMPLATE,
                 info=f"{{}} is replaced by each label; up to {MAX_TEMPLATE_CHARS} characters.",
             )
-            model = model_dropdown(choices)
+            model = model_dropdown(tab.choices)
             button = gr.Button("Classify", variant="primary")
         with gr.Column():
             scores = gr.Label(label="Labels, best first", num_top_classes=MAX_CANDIDATE_LABELS)
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text, candidate_labels, multi_label, hypothesis_template], cache_examples=False)
 
-    def zero_shot(
-        text: str,
-        candidate_labels: str,
-        multi_label: bool,
-        hypothesis_template: str,
-        model_id: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Score comma-separated candidate labels for a text with an NLI model: ranked labels with scores, and a
-        status line naming the model and device that served it."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return classify(runtime, choices, text, candidate_labels, multi_label, hypothesis_template, model_id)
-
     button.click(
-        zero_shot,
+        tab.bind(zero_shot),
         [text, candidate_labels, multi_label, hypothesis_template, model],
         [scores, status],
         api_name="zero_shot",
         concurrency_limit=CONCURRENT_REQUESTS,
     )
+
+
+DEMO = Demo(
+    task="zero_shot",
+    title="Zero-shot classification",
+    description=(
+        "An NLI model reads the text as a premise and each label as a hypothesis (“This example is {label}.”); "
+        "how strongly the text entails each hypothesis ranks the labels. No training on your labels is needed."
+    ),
+    models=(
+        ModelChoice("MoritzLaurer/deberta-v3-base-zeroshot-v2.0", stand_in="deberta-v2-nli"),
+        ModelChoice("facebook/bart-large-mnli", stand_in="bart-nli"),
+    ),
+    loader=PipelineLoader("zero-shot-classification", int8_allowed=True),
+    build_tab=build_tab,
+)

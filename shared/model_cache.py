@@ -11,16 +11,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from transformers import Pipeline, PreTrainedTokenizerBase
 
 from shared.device import choose_dtype
-from shared.loading import Loader, load, memory_bytes, quantize_int8
+from shared.loading import Loader, ModelBundle, load, memory_bytes, quantize_int8
 
 logger = logging.getLogger(__name__)
 
-CacheKey = tuple[str, str, str]  # (task, model_id, device)
+Built = TypeVar("Built")
+
+CacheKey = tuple[str, str, str, Loader]  # (task, model_id, device, loader): two loaders of one model never collide
 
 
 @dataclass
@@ -30,7 +33,7 @@ class LoadedModel:
     source: str
     device: str
     dtype: torch.dtype
-    loaded: Any
+    built: Pipeline | ModelBundle | PreTrainedTokenizerBase  # what the loader built; read it through the properties
     stand_in: bool
     load_seconds: float
     memory_bytes: int
@@ -38,6 +41,35 @@ class LoadedModel:
     in_use: int = 0
     last_used: float = field(default_factory=time.monotonic)
     int8: bool = False  # linear layers quantised to int8 (--cpu-int8)
+
+    @property
+    def loaded(self) -> Any:  # transitional alias for modules not yet converted; removed once all are
+        return self.built
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._built_as(Pipeline)
+
+    @property
+    def bundle(self) -> ModelBundle:
+        return self._built_as(ModelBundle)
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The tokenizer alone (`TokenizerLoader`), or the one that prepares a bundle's or a pipeline's inputs."""
+        if isinstance(self.built, PreTrainedTokenizerBase):
+            return self.built
+        tokenizer = self.built.processor if isinstance(self.built, ModelBundle) else self.built.tokenizer
+        if not isinstance(tokenizer, PreTrainedTokenizerBase):
+            raise TypeError(f"{self.model_id} for {self.task} has no tokenizer")
+        return tokenizer
+
+    def _built_as(self, kind: type[Built]) -> Built:
+        if not isinstance(self.built, kind):
+            raise TypeError(
+                f"{self.model_id} for {self.task} was built as {type(self.built).__name__}, not {kind.__name__}"
+            )
+        return self.built
 
     @property
     def precision(self) -> str:
@@ -94,7 +126,7 @@ class ModelCache:
                 self._evict_over_budget()
 
     def _acquire(self, task: str, model_id: str, loader: Loader, stand_in_family: str | None) -> LoadedModel:
-        key = (task, model_id, self.device)
+        key = (task, model_id, self.device, loader)
         with self._lock:
             entry = self._claim(key)
             if entry is not None:
@@ -126,7 +158,7 @@ class ModelCache:
         return entry
 
     def _load(self, key: CacheKey, loader: Loader, stand_in_family: str | None) -> LoadedModel:
-        task, model_id, device = key
+        task, model_id, device, _ = key
         started = time.perf_counter()
         source, stand_in = self._source_for(model_id, stand_in_family)
         dtype = choose_dtype(device, loader.half_allowed)
@@ -167,6 +199,7 @@ class ModelCache:
         with self._lock:
             return list(self._loading.values())
 
-    def is_loaded(self, task: str, model_id: str) -> bool:
+    def is_loaded(self, task: str, model_id: str, loader: Loader | None = None) -> bool:
+        """Whether the model is in memory for `task` (with this `loader`, or any loader when None)."""
         with self._lock:
-            return (task, model_id, self.device) in self._entries
+            return any(key[:3] == (task, model_id, self.device) and loader in (None, key[3]) for key in self._entries)

@@ -23,10 +23,11 @@ def api_names(blocks) -> list[str]:
     return [fn.api_name for fn in blocks.fns.values() if fn.api_name and fn.api_visibility == "public"]
 
 
-@pytest.mark.parametrize("demo", DEMOS, ids=lambda demo: demo.TASK)
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda demo: demo.task)
 def test_every_demo_declares_its_task_models_and_loader(demo):
-    assert demo.TASK in API_NAMES and demo.TITLE and demo.MODELS and demo.LOADER
-    assert all(choice.stand_in for choice in demo.MODELS), "every allowlisted model needs a stand-in family"
+    assert demo.task in API_NAMES and demo.title and demo.description and demo.models and demo.loader
+    assert all(choice.stand_in for choice in demo.models), "every allowlisted model needs a stand-in family"
+    assert demo.default_models(list(demo.models)), "a tab runs at least one model before a visitor picks one"
 
 
 def test_building_every_tab_loads_no_model_and_names_each_endpoint_once(tmp_path):
@@ -86,8 +87,8 @@ def test_preload_loads_every_default_model_in_the_background(tmp_path):
     runtime = Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu"))
     runtime.preload(app_module.default_models(runtime)).join(timeout=300)
     loaded = {(entry.task, entry.model_id) for entry in runtime.cache.loaded_models()}
-    assert {(demo.TASK, demo.MODELS[0].model_id) for demo in DEMOS} <= loaded
-    assert {("tokens", model_id) for model_id in tokens.default_model_ids(tokens.MODELS)} <= loaded
+    assert {(demo.task, demo.models[0].model_id) for demo in DEMOS} <= loaded
+    assert {("tokens", model_id) for model_id in tokens.default_model_ids(list(tokens.MODELS))} <= loaded
     assert len(loaded) == len(DEMOS) + 2  # the Tokens tab compares three tokenizers by default
 
 
@@ -106,14 +107,14 @@ def offline_client(tmp_path_factory):
 def test_a_model_that_cannot_be_downloaded_fails_its_tab_with_a_clear_message(offline_client):
     with pytest.raises(Exception, match="could not be loaded") as error:
         offline_client.predict("text", "a, b", False, "This is {}.", None, api_name="/zero_shot")
-    assert zero_shot.MODELS[0].model_id in str(error.value)
+    assert zero_shot.DEMO.models[0].model_id in str(error.value)
     assert "Traceback" not in str(error.value)
 
 
 def test_other_tabs_keep_working_and_the_operator_model_is_the_default(offline_client):
     label, _, status = offline_client.predict("Fine.", None, api_name="/sentiment")
     assert label["label"] in {"POSITIVE", "NEGATIVE"}
-    assert "local" in status and sentiment.MODELS[0].model_id not in status
+    assert "local" in status and sentiment.DEMO.models[0].model_id not in status
 
 
 def test_the_stand_in_banner_names_the_models_that_run_with_real_weights(tmp_path):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from demos import sentiment, zero_shot
+from demos.tab import Tab
 from shared.batching import length_buckets
 
 SENTIMENT_TEXTS = [
@@ -41,9 +42,9 @@ def test_length_buckets_tolerate_a_little_padding_and_respect_the_caps():
     assert length_buckets([]) == []
 
 
-def pipeline_of(runtime, demo, model_id):
-    with runtime.model(demo.TASK, runtime.choices(demo.TASK, demo.MODELS), model_id, demo.LOADER) as loaded:
-        return loaded.loaded
+def pipeline_of(runtime, module, model_id):
+    with Tab(module.DEMO, runtime).model(model_id) as served:
+        return served.model.pipeline
 
 
 class ForwardGate:
@@ -85,7 +86,7 @@ def label_scores(label: dict) -> dict[str, float]:
 
 
 def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_results(runtime, client, monkeypatch):
-    models = [choice.model_id for choice in sentiment.MODELS]
+    models = [choice.model_id for choice in sentiment.DEMO.models]
     requests = [(text, models[i % 2]) for i, text in enumerate(SENTIMENT_TEXTS * 3)]
     requests.append(("\n".join(SENTIMENT_TEXTS), models[0]))
     pipelines = {model_id: pipeline_of(runtime, sentiment, model_id) for model_id in models}
@@ -117,7 +118,7 @@ def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_
 
 
 def test_concurrent_zero_shot_requests_mix_models_and_options_and_equal_unbatched_results(runtime, client, monkeypatch):
-    models = [choice.model_id for choice in zero_shot.MODELS]
+    models = [choice.model_id for choice in zero_shot.DEMO.models]
     pipelines = {model_id: pipeline_of(runtime, zero_shot, model_id) for model_id in models}
     expected = []
     for text, labels, multi_label, template, model in ZERO_SHOT_CASES:
@@ -153,7 +154,7 @@ def test_a_request_that_fails_in_a_batch_gets_its_own_error_and_the_others_their
     runtime, client, monkeypatch, caplog
 ):
     caplog.set_level(logging.INFO, logger="shared.batching")
-    model_id = sentiment.MODELS[0].model_id
+    model_id = sentiment.DEMO.models[0].model_id
     pipeline = pipeline_of(runtime, sentiment, model_id)
     poison = pipeline.tokenizer("zebra zebra zebra zebra", add_special_tokens=False)["input_ids"]
 

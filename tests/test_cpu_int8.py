@@ -12,7 +12,7 @@ import transformers
 from gradio_client import Client
 
 from app import build_app, launch_kwargs, parse_settings
-from demos import generate, qa, segment, sentiment, zero_shot
+from demos import TASKS, sentiment, zero_shot
 from shared.loading import conv1d_as_linear, memory_bytes, quantize_int8
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -25,20 +25,20 @@ TEXTS = ["I loved this movie.", "The plot was a mess and the acting was worse.",
 def loaded_pair(demo, choice, cache_dir):
     """The same stand-in loaded twice through the demo's loader: float32, and quantised to int8."""
     directory = str(ensure_stand_in(choice.stand_in, "tiny", cache_dir / "stand-ins"))
-    float32 = demo.LOADER(directory, "cpu", torch.float32)
-    int8 = demo.LOADER(directory, "cpu", torch.float32)
+    float32 = demo.loader(directory, "cpu", torch.float32)
+    int8 = demo.loader(directory, "cpu", torch.float32)
     assert quantize_int8(int8)
     return float32, int8
 
 
 def test_only_the_text_models_are_quantised():
-    assert all(demo.LOADER.int8_allowed for demo in (sentiment, zero_shot, qa, generate))
-    assert not segment.LOADER.int8_allowed
+    assert all(TASKS[task].loader.int8_allowed for task in ("sentiment", "zero_shot", "qa", "generate"))
+    assert not TASKS["segment"].loader.int8_allowed
 
 
-@pytest.mark.parametrize("choice", sentiment.MODELS, ids=lambda choice: choice.stand_in)
+@pytest.mark.parametrize("choice", sentiment.DEMO.models, ids=lambda choice: choice.stand_in)
 def test_int8_sentiment_probabilities_stay_within_0_05_of_float32(choice, cache_dir):
-    float32, int8 = loaded_pair(sentiment, choice, cache_dir)
+    float32, int8 = loaded_pair(sentiment.DEMO, choice, cache_dir)
     assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.model.modules())
     assert memory_bytes(int8) < memory_bytes(float32)
     for want, got in zip(float32(TEXTS, top_k=None), int8(TEXTS, top_k=None), strict=True):
@@ -46,10 +46,10 @@ def test_int8_sentiment_probabilities_stay_within_0_05_of_float32(choice, cache_
         assert {item["label"]: item["score"] for item in got} == pytest.approx(want_scores, abs=0.05)
 
 
-@pytest.mark.parametrize("choice", zero_shot.MODELS, ids=lambda choice: choice.stand_in)
+@pytest.mark.parametrize("choice", zero_shot.DEMO.models, ids=lambda choice: choice.stand_in)
 @pytest.mark.parametrize("multi_label", [False, True])
 def test_int8_zero_shot_probabilities_stay_within_0_05_of_float32(choice, multi_label, cache_dir):
-    float32, int8 = loaded_pair(zero_shot, choice, cache_dir)
+    float32, int8 = loaded_pair(zero_shot.DEMO, choice, cache_dir)
     kwargs = dict(candidate_labels=["sports", "politics", "cooking"], multi_label=multi_label)
     for text in TEXTS:
         want, got = float32(text, **kwargs), int8(text, **kwargs)
@@ -58,7 +58,7 @@ def test_int8_zero_shot_probabilities_stay_within_0_05_of_float32(choice, multi_
 
 
 def test_gpt2_linear_layers_become_nn_linear_with_the_same_outputs(cache_dir):
-    directory = ensure_stand_in(generate.MODELS[0].stand_in, "tiny", cache_dir / "stand-ins")
+    directory = ensure_stand_in(TASKS["generate"].models[0].stand_in, "tiny", cache_dir / "stand-ins")
     model = transformers.AutoModelForCausalLM.from_pretrained(directory).eval()
     converted = copy.deepcopy(model)
     conv1d_as_linear(converted)
@@ -96,7 +96,7 @@ def confidences(label: dict) -> dict[str, float]:
 
 
 def test_an_int8_app_answers_every_text_tab_close_to_float32_and_says_int8(int8_client, client):
-    for model in sentiment.MODELS:
+    for model in sentiment.DEMO.models:
         label, _, status = int8_client.predict(TEXTS[1], model.model_id, api_name="/sentiment")
         float_label, _, float_status = client.predict(TEXTS[1], model.model_id, api_name="/sentiment")
         assert confidences(label) == pytest.approx(confidences(float_label), abs=0.05)

@@ -130,9 +130,9 @@ def test_a_missing_hub_model_is_a_clear_error_naming_the_model_and_the_fix(tmp_p
 def test_real_stand_in_loads_once_through_the_runtime(runtime):
     from demos import sentiment
 
-    choices = runtime.choices(sentiment.TASK, sentiment.MODELS)
+    choices = runtime.choices(sentiment.DEMO.task, sentiment.DEMO.models)
     before = runtime.cache.load_count
     for _ in range(3):
-        with runtime.model(sentiment.TASK, choices, None, sentiment.LOADER) as loaded:
+        with runtime.model(sentiment.DEMO.task, choices, None, sentiment.DEMO.loader) as loaded:
             assert loaded.stand_in and loaded.device == "cpu" and loaded.dtype == torch.float32
     assert runtime.cache.load_count - before <= 1

@@ -53,7 +53,7 @@ FIRST_REQUESTS = {
 
 @pytest.mark.parametrize("task", FIRST_REQUESTS)
 def test_the_first_request_says_the_model_is_loading_and_the_next_does_not(fresh_client, task):
-    model_id = TASKS[task].MODELS[0].model_id
+    model_id = TASKS[task].models[0].model_id
     extra = {"max_new_tokens": 5} if task == "generate" else {}
     first = progress_messages(fresh_client.submit(*FIRST_REQUESTS[task], api_name=f"/{task}", **extra))
     assert any(message.startswith(f"Loading model {model_id}…") for message in first), first

@@ -28,7 +28,9 @@ def test_confidences_sorts_best_first():
 
 
 def test_endpoint_answers_one_text_with_confidences_that_sum_to_one(client):
-    label, table, status = client.predict("I loved this movie.", sentiment.MODELS[0].model_id, api_name="/sentiment")
+    label, table, status = client.predict(
+        "I loved this movie.", sentiment.DEMO.models[0].model_id, api_name="/sentiment"
+    )
     scores = {item["label"]: item["confidence"] for item in label["confidences"]}
     assert set(scores) == {"NEGATIVE", "POSITIVE"}
     assert sum(scores.values()) == pytest.approx(1.0, abs=1e-4)
@@ -45,7 +47,7 @@ def test_endpoint_classifies_each_line_of_a_batch(client):
 
 
 def test_multilingual_model_has_three_labels(client):
-    model_id = sentiment.MODELS[1].model_id
+    model_id = sentiment.DEMO.models[1].model_id
     label, _, status = client.predict("Ciao, che bella giornata!", model_id, api_name="/sentiment")
     assert {item["label"] for item in label["confidences"]} == {"negative", "neutral", "positive"}
     assert model_id in status

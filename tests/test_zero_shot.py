@@ -40,7 +40,7 @@ def call(client, text, labels, multi_label=False, template="This example is {}."
     return client.predict(text, labels, multi_label, template, model_id, api_name="/zero_shot")
 
 
-@pytest.mark.parametrize("model", zero_shot.MODELS, ids=lambda choice: choice.model_id)
+@pytest.mark.parametrize("model", zero_shot.DEMO.models, ids=lambda choice: choice.model_id)
 def test_single_label_scores_sum_to_one_and_rank_every_label(client, model):
     scores, status = call(client, "We went to the river bank.", "finance, geography, sports", model_id=model.model_id)
     confidences = {item["label"]: item["confidence"] for item in scores["confidences"]}
