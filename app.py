@@ -262,6 +262,19 @@ def launch_kwargs(settings: Settings) -> dict:
     )
 
 
+def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
+    """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
+    `block=False` and close the returned app."""
+    app = build_app(runtime)
+    release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
+    if runtime.settings.preload:
+        runtime.preload(default_models(runtime))
+    app.queue(**queue_kwargs()).launch(
+        prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
+    )
+    return app
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_settings(argv)
@@ -279,11 +292,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if warning := share_warning(settings):
         logger.warning(warning)
-    app = build_app(runtime)
-    release_thread_pool()  # the main thread only waits from here on (shared/openmp.py)
-    if settings.preload:
-        runtime.preload(default_models(runtime))
-    app.queue(**queue_kwargs()).launch(**launch_kwargs(settings))
+    launch(runtime)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from app import build_app, launch_kwargs, queue_kwargs  # noqa: E402
+from app import launch  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -44,9 +44,7 @@ def runtime(tiny_settings: Settings) -> Runtime:
 
 @pytest.fixture(scope="session")
 def app_url(runtime: Runtime):
-    app = build_app(runtime)
-    kwargs = launch_kwargs(runtime.settings)
-    app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    app = launch(runtime, block=False)
     yield f"http://{runtime.settings.host}:{runtime.settings.port}/"
     app.close()
 
