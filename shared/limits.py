@@ -1,6 +1,11 @@
-"""Limits on what a request may ask for. The UI shows the same numbers next to the inputs they bound."""
+"""Limits on what a request may ask for, and the checks of numbers against them. The UI shows the same numbers next
+to the inputs they bound. Every tab's limits live here, one section a tab."""
+
+from __future__ import annotations
 
 import math
+
+from shared.errors import UserError
 
 MAX_TEXT_CHARS = 20_000
 MAX_SENTIMENT_LINES = 64
@@ -36,3 +41,42 @@ MAX_IMAGE_SIDE = 1333
 def is_finite_number(value: object) -> bool:
     """A real number a limit can be checked against: not None, a string, a bool, NaN or infinite."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def whole_number(name: str, value: object, low: int, high: int, default: int | None = None) -> int:
+    """`value` as an int from `low` to `high`; `default` when it is None and a default is given. Anything else (a
+    fraction, NaN, a string, a bool, out of range) is a `UserError` that names the field and the range.
+
+    >>> whole_number("top_k", 5.0, 1, 20)
+    5
+    """
+    if value is None and default is not None:
+        return default
+    if not is_finite_number(value) or value != int(value) or not low <= value <= high:
+        raise UserError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+    return int(value)
+
+
+def number(name: str, value: object, low: float, high: float) -> float:
+    """`value` as a float from `low` to `high`; anything else is a `UserError` that names the field and the range."""
+    if not is_finite_number(value) or not low <= value <= high:
+        raise UserError(f"{name} must be between {low} and {high}; got {value!r}.")
+    return float(value)
+
+
+# --- Tokens ---------------------------------------------------------------------------------------------------------
+
+
+# --- Fill the blank -------------------------------------------------------------------------------------------------
+
+
+# --- Embeddings -----------------------------------------------------------------------------------------------------
+
+
+# --- Attention ------------------------------------------------------------------------------------------------------
+
+
+# --- Segmentation ---------------------------------------------------------------------------------------------------
+
+
+# --- Next-token odds ------------------------------------------------------------------------------------------------
