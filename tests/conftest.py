@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,6 +20,11 @@ from shared.settings import Settings  # noqa: E402
 
 transformers.logging.disable_progress_bar()
 transformers.logging.set_verbosity_error()
+
+
+def untimed(status: str) -> str:
+    """A status line without its timing, the one part two calls of an endpoint do not share."""
+    return re.sub(r" in \d+\.\d\d s", " in … s", status)
 
 
 def free_port() -> int:

@@ -78,7 +78,7 @@ def test_after_download_the_app_runs_offline(monkeypatch, tmp_path, cache_dir):
     try:
         client = Client(f"http://{settings.host}:{settings.port}/", verbose=False)
         label, _, status = client.predict("I loved this film.", api_name="/sentiment")
-        assert DEMOS[0].MODELS[0].model_id in status and "stand-in" not in status
+        assert DEMOS[0].models[0].model_id in status and "stand-in" not in status
         assert label["label"]
         _, table, *_ = client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), 0.5, 0.8, api_name="/segment")
         assert table["data"]

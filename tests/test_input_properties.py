@@ -20,6 +20,7 @@ from shared.limits import (
     MAX_SENTIMENT_LINES,
     MAX_TEXT_CHARS,
     MAX_TOP_K,
+    whole_number,
 )
 
 settings.register_profile("fast", max_examples=200, deadline=None)
@@ -98,9 +99,9 @@ def test_check_question_and_context(question, context):
 @given(numbers)
 @example(float("nan"))
 @example(float("inf"))
-def test_check_whole_number(value):
+def test_whole_number(value):
     try:
-        checked = qa.check_whole_number(value, "top_k", 10)
+        checked = whole_number("top_k", value, 1, 10)
     except UserError:
         return
     assert isinstance(checked, int) and 1 <= checked <= 10
