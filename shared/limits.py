@@ -65,6 +65,10 @@ def number(name: str, value: object, low: float, high: float) -> float:
 
 
 # --- Tokens ---------------------------------------------------------------------------------------------------------
+MAX_TOKENIZERS = 3  # side by side
+# Every token becomes a coloured span in the page; beyond a couple of thousand the browser slows down.
+MAX_TOKENIZED_CHARS = 2_000
+MAX_DECODE_IDS = 2_000
 
 
 # --- Fill the blank -------------------------------------------------------------------------------------------------

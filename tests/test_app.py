@@ -88,7 +88,7 @@ def test_preload_loads_every_default_model_in_the_background(tmp_path):
     runtime.preload(app_module.default_models(runtime)).join(timeout=300)
     loaded = {(entry.task, entry.model_id) for entry in runtime.cache.loaded_models()}
     assert {(demo.task, demo.models[0].model_id) for demo in DEMOS} <= loaded
-    assert {("tokens", model_id) for model_id in tokens.default_model_ids(list(tokens.MODELS))} <= loaded
+    assert {("tokens", model_id) for model_id in tokens.DEMO.default_model_ids(list(tokens.DEMO.models))} <= loaded
     assert len(loaded) == len(DEMOS) + 2  # the Tokens tab compares three tokenizers by default
 
 

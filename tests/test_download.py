@@ -36,7 +36,7 @@ def test_download_fetches_each_default_model_and_does_not_serve(monkeypatch, tmp
     ]
     assert fetched == expected
     # Every tokenizer the Tokens tab compares by default, and no default twice within a task.
-    assert {model_id for loader, model_id in fetched if loader == tokens.LOADER} == set(tokens.DEFAULT_COMPARISON)
+    assert {model_id for loader, model_id in fetched if loader == tokens.DEMO.loader} == set(tokens.DEFAULT_COMPARISON)
     assert len(set(fetched)) == len(fetched)
 
 

@@ -10,7 +10,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not in
 
 
 def test_tokens_are_coloured_over_the_text_and_ids_decode_back(page, screenshot):
-    page.get_by_role("tab", name=tokens.TITLE, exact=True).click()
+    page.get_by_role("tab", name=tokens.DEMO.title, exact=True).click()
     panel = page.get_by_role("tabpanel")
     example = tokens.EXAMPLES[0][0]
     panel.get_by_text(example).first.click()
