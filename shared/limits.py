@@ -78,6 +78,13 @@ DEFAULT_FILLERS = 5
 
 
 # --- Embeddings -----------------------------------------------------------------------------------------------------
+MIN_CONTEXT_SENTENCES = 2
+MAX_CONTEXT_SENTENCES = 10
+MAX_SEARCH_SENTENCES = 100
+MAX_EMBEDDING_SENTENCE_CHARS = 500  # per line; a WordPiece sentence this long stays under BERT's 512 positions
+MAX_WORD_CHARS = 50
+MAX_EMBEDDING_LAYER = 12  # the layer slider's top: bert-base-uncased's depth; -1 is a model's own last layer
+DEFAULT_SEARCH_RESULTS = 5
 
 
 # --- Attention ------------------------------------------------------------------------------------------------------
