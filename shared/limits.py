@@ -88,6 +88,12 @@ DEFAULT_SEARCH_RESULTS = 5
 
 
 # --- Attention ------------------------------------------------------------------------------------------------------
+MAX_ATTENTION_SENTENCE_CHARS = 1_000
+MAX_ATTENTION_TOKENS = 128  # per sentence, special tokens included: past that a heatmap cell is a few pixels
+MAX_FOCUS_CHARS = 50
+# The sliders' range: the deepest and widest models offered have 12 layers × 12 heads.
+MAX_ATTENTION_LAYERS = 12
+MAX_ATTENTION_HEADS = 12
 
 
 # --- Segmentation ---------------------------------------------------------------------------------------------------
