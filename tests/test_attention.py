@@ -305,7 +305,7 @@ def test_without_a_focus_word_there_are_no_bars_and_with_two_sentences_two_heatm
         (dict(sentence=FLIES_A, second="word " * 130), "Sentence B is 132 tokens long"),
         (dict(sentence=FLIES_A, focus="bananas"), "“bananas” is not a word of “Time flies like an arrow.”"),
         (dict(sentence=FLIES_A, second=FLIES_B, focus="time"), "“time” is not a word of “Fruit flies like bananas.”"),
-        (dict(sentence=FLIES_A, layer=7), f"The layer \\({MINILM} has 6 layers; 0 averages them\\) .* from 0 to 6; got 7"),
+        (dict(sentence=FLIES_A, layer=7), f"The layer \\({MINILM} has 6 layers; 0 averages them\\) .* 0 to 6; got 7"),
         (dict(sentence=FLIES_A, model_id=BERT, head=3), f"The head \\({BERT} has 2 heads per layer; .* got 3"),
         (dict(sentence=FLIES_A, layer=13), "greater than maximum value 12"),  # the slider's own bound
         (dict(sentence=FLIES_A, model_id="evil/model"), "not in the list of choices|not offered here"),
