@@ -7,7 +7,8 @@ import pytest
 from gradio_client import Client
 
 import app as app_module
-from demos import DEMOS, sentiment, tokens, zero_shot
+from demos import DEMOS, attention, sentiment, system, tokens, zero_shot
+from demos.tab import Tab
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
@@ -90,6 +91,16 @@ def test_preload_loads_every_default_model_in_the_background(tmp_path):
     assert {(demo.task, demo.models[0].model_id) for demo in DEMOS} <= loaded
     assert {("tokens", model_id) for model_id in tokens.DEMO.default_model_ids(list(tokens.DEMO.models))} <= loaded
     assert len(loaded) == len(DEMOS) + 2  # the Tokens tab compares three tokenizers by default
+
+
+def test_the_system_tab_lists_loaded_models_in_tab_order(runtime):
+    # The cache keeps its models most recently used last: use a later tab's model, then an earlier one's.
+    for demo in (attention.DEMO, sentiment.DEMO):
+        with Tab(demo, runtime).model(None):
+            pass
+    tasks = [row[0] for row in system.model_rows(runtime)]
+    assert tasks.index("sentiment") < tasks.index("attention")
+    assert tasks == sorted(tasks, key=[demo.task for demo in DEMOS].index)
 
 
 @pytest.fixture(scope="module")
