@@ -37,12 +37,12 @@ from demos.common import (
     tab_intro,
     user_errors,
 )
+from shared.coco_panoptic import STUFF_NAMES
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_MB
 from shared.loading import ModelLoader
 from shared.model_choices import ModelChoice
 from shared.runtime import Runtime
-from shared.stand_ins.detr import COCO_PANOPTIC_STUFF
 
 TASK = "segment"
 TITLE = "Panoptic segmentation"
@@ -63,7 +63,6 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 # Gradio copies returned files into its own cache, so ours are only needed for a moment.
 DOWNLOADS_MAX_AGE_SECONDS = 600
 EXAMPLE_PHOTOS = [EXAMPLES_DIR / name for name in ("astronaut.jpg", "coffee.jpg", "chelsea.jpg")]
-STUFF_NAMES = frozenset(COCO_PANOPTIC_STUFF.values())
 
 
 @dataclass
