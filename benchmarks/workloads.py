@@ -89,7 +89,8 @@ def generate_settings(max_new_tokens: int) -> dict:
 
 def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, BareCall]:
     """Load each task's stand-in as the app does (its demo's LOADER, CPU, float32) and wrap the call it makes."""
-    from demos import generate, qa, segment, sentiment, zero_shot
+    from demos import TASKS, generate, qa, segment, sentiment, zero_shot
+    from shared.detr_panoptic import find_segments
 
     def loaded(demo) -> Any:
         return demo.LOADER(str(directories[demo.TASK]), "cpu", torch.float32)
@@ -159,19 +160,12 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
             "model.generate of 1 new token (one forward pass of the prompt)",
         )
     if "segment" in directories:
-        detr = loaded(segment)
+        detr = TASKS["segment"].loader(str(directories["segment"]), "cpu", torch.float32)
         with Image.open(PHOTO) as photo:
             image = segment.fit_image(photo)
-
-        def run_segment() -> Any:
-            tensors = segment.model_inputs(detr.processor, image, "cpu", torch.float32)
-            outputs = segment.forward_kept_queries(detr.model, **tensors, threshold=SEGMENT_THRESHOLD)
-            found = segment.panoptic_map(
-                detr.processor, outputs, (image.height, image.width), SEGMENT_THRESHOLD, SEGMENT_OVERLAP
-            )
-            return segment.merge_segments(*found, detr.model.config.id2label)
-
         calls["segment"] = BareCall(
-            "segment", run_segment, "image processor + DETR forward (as the app runs it) + panoptic post-processing"
+            "segment",
+            lambda: find_segments(detr, image, SEGMENT_THRESHOLD, SEGMENT_OVERLAP),
+            "image processor + DETR forward (as the app runs it) + panoptic post-processing",
         )
     return calls
