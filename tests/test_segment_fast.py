@@ -19,6 +19,7 @@ from transformers import pipeline
 
 from demos import segment
 from shared import detr_panoptic, mask_encoding
+from shared.loading import ModelBundle
 
 MODEL_ID = segment.DEMO.models[0].model_id
 MASK_LOGIT_ATOL = 1e-4
@@ -194,6 +195,21 @@ def test_the_mask_head_runs_for_kept_queries_only_and_not_at_all_when_none_is_ke
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def test_find_segments_gives_the_stock_forwards_segments_on_a_loaded_bundle(tiny_detr, stock_outputs):
+    model, processor = tiny_detr
+    image, _, stock = stock_outputs["chelsea.jpg"]
+    size = (image.height, image.width)
+    expected = detr_panoptic.merge_segments(
+        *detr_panoptic.panoptic_map(processor, stock, size, 0.85, OVERLAP), model.config.id2label
+    )
+    found = detr_panoptic.find_segments(ModelBundle(model, processor), image, 0.85, OVERLAP)
+    assert len(expected) >= 3
+    assert [(piece.label, piece.score) for piece in found] == [(piece.label, piece.score) for piece in expected]
+    near_tie = near_ties(stock, 0.85, size)
+    for ours, theirs in zip(found, expected, strict=True):
+        assert_same_map(ours.mask, theirs.mask, near_tie)
 
 
 def test_endpoint_gives_the_stock_forwards_segments_and_masks(client, tiny_detr):
