@@ -90,6 +90,7 @@ def generate_settings(max_new_tokens: int) -> dict:
 def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, BareCall]:
     """Load each task's stand-in as the app does (its demo's loader, CPU, float32) and wrap the call it makes."""
     from demos import TASKS, qa, segment
+    from shared.detr_panoptic import find_segments
 
     def loaded(task: str) -> Any:
         return TASKS[task].loader(str(directories[task]), "cpu", torch.float32)
@@ -162,16 +163,9 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
         detr = loaded("segment")
         with Image.open(PHOTO) as photo:
             image = segment.fit_image(photo)
-
-        def run_segment() -> Any:
-            tensors = segment.model_inputs(detr.processor, image, "cpu", torch.float32)
-            outputs = segment.forward_kept_queries(detr.model, **tensors, threshold=SEGMENT_THRESHOLD)
-            found = segment.panoptic_map(
-                detr.processor, outputs, (image.height, image.width), SEGMENT_THRESHOLD, SEGMENT_OVERLAP
-            )
-            return segment.merge_segments(*found, detr.model.config.id2label)
-
         calls["segment"] = BareCall(
-            "segment", run_segment, "image processor + DETR forward (as the app runs it) + panoptic post-processing"
+            "segment",
+            lambda: find_segments(detr, image, SEGMENT_THRESHOLD, SEGMENT_OVERLAP),
+            "image processor + DETR forward (as the app runs it) + panoptic post-processing",
         )
     return calls

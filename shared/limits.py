@@ -35,7 +35,6 @@ MAX_UPLOAD_MB = 25
 MAX_QUEUED_REQUESTS = 32
 # Requests of one event running at once unless the event sets its own limit.
 DEFAULT_CONCURRENCY_LIMIT = 2
-MAX_IMAGE_SIDE = 1333
 
 
 def is_finite_number(value: object) -> bool:
@@ -97,6 +96,9 @@ MAX_ATTENTION_HEADS = 12
 
 
 # --- Segmentation ---------------------------------------------------------------------------------------------------
+
+# A photo's longest side after scaling: it bounds the model's work and the size of every mask sent back.
+MAX_IMAGE_SIDE = 1333
 
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------

@@ -58,3 +58,13 @@ def app_url(runtime: Runtime):
 @pytest.fixture(scope="session")
 def client(app_url: str) -> Client:
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_detr(tiny_settings: Settings) -> tuple:
+    """The tiny DETR panoptic stand-in as (model, image processor), loaded once for the segmentation tests."""
+    from shared.stand_ins import ensure_stand_in
+
+    path = ensure_stand_in("detr-panoptic", "tiny", tiny_settings.stand_in_root)
+    model = transformers.DetrForSegmentation.from_pretrained(path).eval()
+    return model, transformers.DetrImageProcessor.from_pretrained(path)

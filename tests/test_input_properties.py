@@ -8,7 +8,7 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from demos import generate, qa, segment, sentiment, zero_shot
+from demos import generate, qa, sentiment, zero_shot
 from shared.errors import UserError
 from shared.limits import (
     MAX_CANDIDATE_LABELS,
@@ -20,6 +20,7 @@ from shared.limits import (
     MAX_SENTIMENT_LINES,
     MAX_TEXT_CHARS,
     MAX_TOP_K,
+    number,
     whole_number,
 )
 
@@ -149,7 +150,7 @@ def test_sampling_seed(seed):
 @given(st.one_of(numbers, st.booleans(), st.text(max_size=5)))
 def test_check_threshold(value):
     try:
-        checked = segment.check_threshold("threshold", value)
+        checked = number("threshold", value, 0, 1)
     except UserError:
         return
     assert 0 <= checked <= 1
