@@ -83,20 +83,20 @@ class BareCall:
 
 
 def generate_settings(max_new_tokens: int) -> dict:
-    """What demos.generate passes `model.generate` for greedy decoding (see `generate_kwargs`)."""
+    """What demos.generate passes `model.generate` for greedy decoding (see `DecodingSettings.generate_kwargs`)."""
     return dict(max_new_tokens=max_new_tokens, repetition_penalty=1.0, do_sample=False, num_beams=1)
 
 
 def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, BareCall]:
-    """Load each task's stand-in as the app does (its demo's LOADER, CPU, float32) and wrap the call it makes."""
-    from demos import generate, qa, segment, sentiment, zero_shot
+    """Load each task's stand-in as the app does (its demo's loader, CPU, float32) and wrap the call it makes."""
+    from demos import TASKS, qa, segment
 
-    def loaded(demo) -> Any:
-        return demo.LOADER(str(directories[demo.TASK]), "cpu", torch.float32)
+    def loaded(task: str) -> Any:
+        return TASKS[task].loader(str(directories[task]), "cpu", torch.float32)
 
     calls = {}
     if "sentiment" in directories:
-        classifier = loaded(sentiment)
+        classifier = loaded("sentiment")
         calls["sentiment"] = BareCall(
             "sentiment",
             lambda: classifier([SENTIMENT_TEXT], top_k=None, truncation=True, batch_size=1),
@@ -110,7 +110,7 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
             f"{CEILING_REQUESTS} requests in one batch",
         )
     if "zero_shot" in directories:
-        nli = loaded(zero_shot)
+        nli = loaded("zero_shot")
         labels = [label.strip() for label in ZERO_SHOT_LABELS.split(",")]
         calls["zero_shot"] = BareCall(
             "zero_shot",
@@ -137,14 +137,14 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
             f"{CEILING_REQUESTS} requests, all their labels in one batch",
         )
     if "qa" in directories:
-        reader = loaded(qa)
+        reader = loaded("qa")
         calls["qa"] = BareCall(
             "qa",
             lambda: qa.answer_question(reader, QA_QUESTION, QA_CONTEXT, top_k=3, max_answer_len=15),
             "tokenize + forward + span search (demos.qa.answer_question: there is no QA pipeline in transformers 5)",
         )
     if "generate" in directories:
-        bundle = loaded(generate)
+        bundle = loaded("generate")
         inputs = bundle.processor(PROMPT, return_tensors="pt")
         settings = generate_settings(max_new_tokens)
 
@@ -159,7 +159,7 @@ def bare_calls(directories: dict[str, Path], max_new_tokens: int) -> dict[str, B
             "model.generate of 1 new token (one forward pass of the prompt)",
         )
     if "segment" in directories:
-        detr = loaded(segment)
+        detr = loaded("segment")
         with Image.open(PHOTO) as photo:
             image = segment.fit_image(photo)
 
