@@ -48,8 +48,8 @@ USED_BY = {
 @dataclass(frozen=True)
 class DecodingSettings:
     """A decoding strategy and the settings it reads, in transformers' names; the settings the strategy ignores are
-    None. Build it from a request with `DecodingSettings.checked(...)`; the fields are in the order the /generate
-    API takes them.
+    None. Build it from a request with `DecodingSettings.checked(...)` (the constructor checks nothing); the fields
+    are in the order the /generate API takes them.
 
     >>> DecodingSettings.checked("greedy", 20, temperature=0.7).generate_kwargs()
     {'max_new_tokens': 20, 'repetition_penalty': 1.0, 'max_time': 60.0, 'do_sample': False, 'num_beams': 1}
@@ -151,11 +151,6 @@ class DecodingSettings:
         return processors
 
 
-def sampling(temperature: float, top_k: int, top_p: float, repetition_penalty: float = 1.0) -> DecodingSettings:
-    """Sampling settings taken as they are, unchecked (for the distributions below and their tests)."""
-    return DecodingSettings(SAMPLING, 1, temperature, top_k, top_p, repetition_penalty)
-
-
 def check_prompt(prompt: str | None) -> str:
     """The prompt as typed (leading and trailing spaces change what a language model writes next)."""
     if not prompt or not prompt.strip():
@@ -194,7 +189,8 @@ def next_token_distributions(
     distribution sampling draws from once the settings have reshaped and cut the logits, both float32 like
     `generate`'s. Tokens the filters drop have probability 0; the rest are renormalised to sum to 1.
 
-    >>> raw, after = next_token_distributions(torch.tensor([2.0, 1.0, 0.0]), sampling(1.0, top_k=2, top_p=1.0))
+    >>> settings = DecodingSettings(SAMPLING, 1, temperature=1.0, top_k=2, top_p=1.0)
+    >>> raw, after = next_token_distributions(torch.tensor([2.0, 1.0, 0.0]), settings)
     >>> [round(p, 3) for p in raw.tolist()], [round(p, 3) for p in after.tolist()]
     ([0.665, 0.245, 0.09], [0.731, 0.269, 0.0])
     """
