@@ -83,7 +83,7 @@ class BareCall:
 
 
 def generate_settings(max_new_tokens: int) -> dict:
-    """What demos.generate passes `model.generate` for greedy decoding (see `generate_kwargs`)."""
+    """What demos.generate passes `model.generate` for greedy decoding (see `DecodingSettings.generate_kwargs`)."""
     return dict(max_new_tokens=max_new_tokens, repetition_penalty=1.0, do_sample=False, num_beams=1)
 
 

@@ -17,9 +17,9 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
 
 import app as app_module
-from demos import generate
 from shared import loading
 from shared.errors import ModelUnavailable
+from shared.generation import GENERATION_LOCK
 from shared.limits import MAX_QUEUED_REQUESTS
 from shared.loading import PipelineLoader
 from shared.model_cache import ModelCache
@@ -89,7 +89,7 @@ def test_a_crowd_past_the_queue_bound_is_told_the_queue_is_full_and_nothing_hang
     client, _ = fault_app
     crowd = MAX_QUEUED_REQUESTS + 16
     # Hold the model: the first generation takes the event's one slot and the others wait in the queue.
-    with generate.GENERATION_LOCK:
+    with GENERATION_LOCK:
         jobs = [client.submit("Hello", None, "greedy", 5, api_name="/generate") for _ in range(crowd)]
         deadline = time.monotonic() + 60
         while sum(job.done() for job in jobs) < crowd - MAX_QUEUED_REQUESTS - 1 and time.monotonic() < deadline:
