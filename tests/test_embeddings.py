@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from demos import embeddings
+from shared.bundled import MINILM
 from shared.errors import UserError
 from shared.stand_ins.tokenizers import wordpiece_tokenizer
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BERT = "google-bert/bert-base-uncased"
 RIVER = "We went to the river bank."
 DEPOSIT = "I need to go to the bank to make a deposit."
