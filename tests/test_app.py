@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import gradio as gr
 import pytest
 from gradio_client import Client
@@ -14,6 +19,7 @@ from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
 from tests.helpers import free_port, served
 
+ROOT = Path(__file__).resolve().parent.parent
 API_NAMES = {
     *("sentiment", "zero_shot", "qa", "generate", "segment"),
     *("next_token", "tokens", "decode_ids", "fill_mask", "embeddings", "semantic_search", "attention"),
@@ -72,6 +78,36 @@ def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         app_module.parse_settings(argv, {})
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEMO_PORT", "abc"),
+        ("DEMO_AUTH", "x"),
+        ("DEMO_MAX_MEMORY_GB", "lots"),
+        ("DEMO_STAND_INS", "huge"),
+        ("DEMO_SHARE", "maybe"),
+        ("DEMO_PRELOAD", "sometimes"),
+        ("DEMO_CPU_INT8", "fast"),
+    ],
+)
+def test_an_environment_variable_that_does_not_parse_is_a_usage_error_naming_it(variable, value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        app_module.parse_settings([], {variable: value})
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"{variable}={value!r}" in error and "usage:" in error
+
+
+def test_the_app_started_with_a_bad_environment_variable_exits_without_a_traceback():
+    environ = {**os.environ, "DEMO_PORT": "abc", "DEMO_MAX_MEMORY_GB": "lots"}
+    started = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300
+    )
+    assert started.returncode == 2
+    assert "DEMO_PORT='abc'" in started.stderr and "DEMO_MAX_MEMORY_GB='lots'" in started.stderr
+    assert "Traceback" not in started.stderr
 
 
 def test_help_names_every_flag_and_its_environment_variable(capsys):
