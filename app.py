@@ -28,9 +28,9 @@ from shared.stand_ins import STAND_IN_SIZES
 
 logger = logging.getLogger("app")
 
-# Gradio rebuilds a pandas summary of up to 10,000 past events after every request (12 ms of CPU per request on this
-# project's machine, taken from the models' two cores) for its monitoring dashboard, which this app never enables.
-# Read when the queue is created; recompute it only every million events unless the environment says otherwise.
+# Gradio rebuilds a pandas summary of up to 10,000 past events after every request, CPU taken from the models, for
+# its monitoring dashboard, which this app never enables. Read when the queue is created; recompute it only every
+# million events unless the environment says otherwise.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 TITLE = "Transformers demo suite"
