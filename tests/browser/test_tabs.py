@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from demos import generate, segment
+from demos import TASKS, segment
 from demos.generate import running_generations
 from tests.browser.tabs import open_tab, tab_names
 
@@ -95,9 +95,10 @@ def test_segmentation_of_an_uploaded_photo_shows_masks_a_table_and_downloads(pag
 def slow_generation(runtime):
     """The tiny GPT-2 stand-in, slowed to at least 30 ms a token, so that a 512-token run lasts over 15 s and Stop
     lands mid-run even when a busy machine makes the page lag the server by seconds."""
-    choice = generate.MODELS[0]
-    with runtime.cache.use(generate.TASK, choice.model_id, generate.LOADER, choice.stand_in) as loaded:
-        hook = loaded.loaded.model.register_forward_pre_hook(lambda module, args: time.sleep(0.03))
+    demo = TASKS["generate"]
+    choice = demo.models[0]
+    with runtime.cache.use(demo.task, choice.model_id, demo.loader, choice.stand_in) as loaded:
+        hook = loaded.bundle.model.register_forward_pre_hook(lambda module, args: time.sleep(0.03))
         yield
         hook.remove()
 
