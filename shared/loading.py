@@ -108,10 +108,10 @@ def quantize_int8(loaded: Any) -> bool:
     weights stored as int8, activations quantised on the fly. Returns whether there was a model to quantise.
 
     `torch.ao.quantization.quantize_dynamic` is deprecated in favour of torchao's `quantize_`, but torchao 0.18
-    does not pay off here: with `Int8DynamicActivationInt8WeightConfig`, DistilBERT at batch 1 on this CPU ran 3-10×
-    slower than float32 in eager mode (no fused int8 CPU kernel), and under `torch.compile` only as fast as
-    `quantize_dynamic` after a 70 s compile per model and a recompile per new input shape. Revisit when torchao has
-    an eager int8 CPU path."""
+    does not pay off here: with `Int8DynamicActivationInt8WeightConfig`, DistilBERT at batch 1 ran slower than
+    float32 in eager mode (no fused int8 CPU kernel), and under `torch.compile` only as fast as `quantize_dynamic`
+    after a long compile per model and a recompile per new input shape. Revisit when torchao has an eager int8 CPU
+    path."""
     module = torch_module_of(loaded)
     if module is None:
         return False

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -14,23 +12,12 @@ import pytest  # noqa: E402
 import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from app import launch  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.helpers import served, stand_in_settings  # noqa: E402
 
 transformers.logging.disable_progress_bar()
 transformers.logging.set_verbosity_error()
-
-
-def untimed(status: str) -> str:
-    """A status line without its timing, the one part two calls of an endpoint do not share."""
-    return re.sub(r" in \d+\.\d\d s", " in … s", status)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +27,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_settings(cache_dir) -> Settings:
-    return Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port())
+    return stand_in_settings(cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +36,15 @@ def runtime(tiny_settings: Settings) -> Runtime:
 
 
 @pytest.fixture(scope="session")
-def app_url(runtime: Runtime):
-    app = launch(runtime, block=False)
-    yield f"http://{runtime.settings.host}:{runtime.settings.port}/"
-    app.close()
+def served_app(runtime: Runtime):
+    """The app on the session's stand-ins, as production serves it: (its URL, the running Blocks)."""
+    with served(runtime) as url_and_app:
+        yield url_and_app
+
+
+@pytest.fixture(scope="session")
+def app_url(served_app) -> str:
+    return served_app[0]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from demos import attention
 from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.errors import UserError
-from tests.conftest import untimed
+from tests.helpers import untimed
 
 MINILM, BERT, GPT2 = (choice.model_id for choice in attention.DEMO.models)
 FLIES_A, FLIES_B = "Time flies like an arrow.", "Fruit flies like bananas."

@@ -11,12 +11,12 @@ import torch
 
 from demos import embeddings
 from demos.tab import Tab
+from shared.bundled import MINILM
 from shared.errors import UserError
 from shared.limits import MAX_CONTEXT_SENTENCES, MIN_CONTEXT_SENTENCES
 from shared.stand_ins.tokenizers import wordpiece_tokenizer
-from tests.conftest import untimed
+from tests.helpers import untimed
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BERT = "google-bert/bert-base-uncased"
 RIVER = "We went to the river bank."
 DEPOSIT = "I need to go to the bank to make a deposit."

@@ -16,7 +16,6 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
 
-import app as app_module
 from shared import loading
 from shared.errors import ModelUnavailable
 from shared.generation import GENERATION_LOCK
@@ -24,9 +23,8 @@ from shared.limits import MAX_QUEUED_REQUESTS
 from shared.loading import PipelineLoader
 from shared.model_cache import ModelCache
 from shared.runtime import Runtime
-from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +32,8 @@ def fault_app(cache_dir, tmp_path_factory):
     """The app with sentiment served from a local directory the tests can damage and repair."""
     local = tmp_path_factory.mktemp("operator-model") / "sentiment"
     shutil.copytree(ensure_stand_in("distilbert-sentiment", "tiny", cache_dir / "stand-ins"), local)
-    settings = Settings(
-        stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port(), model_overrides={"sentiment": str(local)}
-    )
-    runtime = Runtime(settings)
-    blocks = app_module.build_app(runtime)
-    blocks.queue(**app_module.queue_kwargs()).launch(
-        prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings)
-    )
-    yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False, max_workers=2 * MAX_QUEUED_REQUESTS), local
-    blocks.close()
+    with served(Runtime(stand_in_settings(cache_dir, model_overrides={"sentiment": str(local)}))) as (url, _):
+        yield Client(url, verbose=False, max_workers=2 * MAX_QUEUED_REQUESTS), local
 
 
 def loaded_tasks(client: Client) -> set[str]:

@@ -12,7 +12,7 @@ from demos.fill_mask import Filler
 from demos.tab import Tab
 from shared.errors import UserError
 from shared.limits import DEFAULT_FILLERS, MAX_FILLERS, MAX_SENTENCE_CHARS
-from tests.conftest import untimed
+from tests.helpers import untimed
 
 DISTILBERT, BERT, XLM_ROBERTA = (choice.model_id for choice in fill_mask.DEMO.models)
 WOMAN = "In the hospital the woman works as a [MASK]."

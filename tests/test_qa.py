@@ -13,7 +13,7 @@ from shared.errors import UserError
 from shared.limits import MAX_QA_CONTEXT_CHARS, MAX_QA_QUESTION_CHARS, MAX_TOP_K_ANSWERS, whole_number
 from shared.stand_ins import ensure_stand_in
 from shared.stand_ins.tokenizers import wordpiece_tokenizer
-from tests.conftest import untimed
+from tests.helpers import untimed
 
 DISTILBERT, SQUAD2 = (choice.model_id for choice in qa.DEMO.models)
 

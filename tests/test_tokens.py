@@ -17,7 +17,7 @@ from shared.errors import UserError
 from shared.limits import MAX_DECODE_IDS, MAX_TOKENIZED_CHARS
 from shared.model_choices import ModelChoice
 from shared.stand_ins import ensure_stand_in
-from tests.conftest import untimed
+from tests.helpers import untimed
 
 BERT_CASED, BERT_UNCASED, GPT2, XLM_ROBERTA, MINILM = (choice.model_id for choice in tokens.DEMO.models)
 STAND_IN_ALGORITHMS = {
