@@ -6,11 +6,15 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import gradio as gr
+import gradio.networking
+import httpx
 import torch
 
 from demos import DEMOS, TASKS, system
@@ -308,6 +312,19 @@ def launch_kwargs(settings: Settings) -> dict:
     )
 
 
+def page_answers(url: str, seconds: float = 60.0) -> bool:
+    """Whether the page at `url` answers within `seconds`. Gradio's own start-up check gives up after 3 s, which a
+    machine busy with models (or a CI run beside a browser) can take to render this app's page."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.head(url, timeout=max(deadline - time.monotonic(), 1.0)).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return False
+
+
 def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
@@ -315,9 +332,10 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
-    app.queue(**queue_kwargs()).launch(
-        prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
-    )
+    with mock.patch.object(gradio.networking, "url_ok", page_answers):
+        app.queue(**queue_kwargs()).launch(
+            prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
+        )
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -180,3 +181,28 @@ def test_gradio_does_not_rebuild_its_monitoring_summary_after_every_request(serv
     request on its summary (a pandas group-by over up to 10,000 past events)."""
     _, blocks = served_app
     assert blocks._queue.ANAYLTICS_CACHE_FREQUENCY >= 1_000_000  # Gradio's spelling
+
+
+def test_start_up_waits_for_a_page_slower_than_gradios_three_seconds():
+    """On a busy machine the first render of the page can take longer than Gradio's start-up check allows."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class SlowPage(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+            time.sleep(3.5)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        assert not gr.networking.url_ok(url)
+        assert app_module.page_answers(url, seconds=20)
+    finally:
+        server.shutdown()
+    assert not app_module.page_answers("http://127.0.0.1:9/", seconds=1)

@@ -122,7 +122,7 @@ def test_the_cache_never_keeps_a_failed_load_and_retries_it(error):
     def request() -> None:
         try:
             with cache.use("sentiment", "m", loader) as entry:
-                results.append(entry.loaded)
+                results.append(entry.built)
         except Exception as failure:
             results.append(failure)
 
@@ -152,7 +152,7 @@ def test_a_request_runs_while_another_model_fails_to_load():
     with ThreadPoolExecutor(2) as pool:
         broken = pool.submit(lambda: cache.use("qa", "broken", loader).__enter__())
         with cache.use("sentiment", "fine", loader) as entry:  # not blocked behind the other load
-            assert entry.loaded == "fine"
+            assert entry.built == "fine"
         release.set()
         with pytest.raises(ModelUnavailable):
             broken.result(10)
