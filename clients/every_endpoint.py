@@ -129,6 +129,13 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     print("attention:", [(item["tokens"], item["focus"]["row"]) for item in attention["sentences"]])
     results["attention"] = attention
 
+    # Attention from scratch: dot products of the input vectors, ÷ √d, a softmax per row; every number as JSON.
+    _steps, _weights, _pca, _comparison, steps, status = client.predict(
+        "Time flies like an arrow.", "Fruit flies like bananas.", "flies", api_name="/attention_steps"
+    )
+    print("attention_steps:", [(item["tokens"], item["weights"][1]) for item in steps["sentences"]])
+    results["attention_steps"] = steps
+
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")
     print("system:", [row[:2] for row in models["data"]])

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from demos import attention, embeddings, fill_mask, generate, qa, segment, sentiment, tokens, zero_shot
+from demos import attention, attention_steps, embeddings, fill_mask, generate, qa, segment, sentiment, tokens, zero_shot
 from demos.tab import Demo
 
 
@@ -24,6 +24,17 @@ def _described(module: ModuleType) -> Demo:
 # The five task tabs, then the tabs that look inside the models.
 DEMOS: list[Demo] = [
     _described(module)
-    for module in (sentiment, zero_shot, qa, generate, segment, tokens, fill_mask, embeddings, attention)
+    for module in (
+        sentiment,
+        zero_shot,
+        qa,
+        generate,
+        segment,
+        tokens,
+        fill_mask,
+        embeddings,
+        attention,
+        attention_steps,
+    )
 ]
 TASKS = {demo.task: demo for demo in DEMOS}

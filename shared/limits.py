@@ -80,3 +80,9 @@ def number(name: str, value: object, low: float, high: float) -> float:
 
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------
+
+
+# --- Attention from scratch -----------------------------------------------------------------------------------------
+MAX_STEPS_SENTENCE_CHARS = 200
+MAX_STEPS_TOKENS = 16  # per sentence: the step tables stay readable
+MAX_STEPS_WORD_CHARS = 40
