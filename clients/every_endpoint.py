@@ -136,6 +136,13 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     print("attention_steps:", [(item["tokens"], item["weights"][1]) for item in steps["sentences"]])
     results["attention_steps"] = steps
 
+    # A classifier opened up: tokens and ids, logits, softmax, label; here the Spanish model (NEG / NEU / POS).
+    *_tables, _label, _explanation, values, status = client.predict(
+        "¡Qué película tan bonita!", "pysentimiento/robertuito-sentiment-analysis", api_name="/pipeline_steps"
+    )
+    print("pipeline_steps:", values["tokens"], dict(zip(values["labels"], values["probabilities"], strict=True)))
+    results["pipeline_steps"] = values
+
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")
     print("system:", [row[:2] for row in models["data"]])

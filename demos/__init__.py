@@ -2,7 +2,19 @@
 
 from types import ModuleType
 
-from demos import attention, attention_steps, embeddings, fill_mask, generate, qa, segment, sentiment, tokens, zero_shot
+from demos import (
+    attention,
+    attention_steps,
+    embeddings,
+    fill_mask,
+    generate,
+    pipeline_steps,
+    qa,
+    segment,
+    sentiment,
+    tokens,
+    zero_shot,
+)
 from demos.tab import Demo
 
 
@@ -35,6 +47,7 @@ DEMOS: list[Demo] = [
         embeddings,
         attention,
         attention_steps,
+        pipeline_steps,
     )
 ]
 TASKS = {demo.task: demo for demo in DEMOS}

@@ -86,3 +86,8 @@ def number(name: str, value: object, low: float, high: float) -> float:
 MAX_STEPS_SENTENCE_CHARS = 200
 MAX_STEPS_TOKENS = 16  # per sentence: the step tables stay readable
 MAX_STEPS_WORD_CHARS = 40
+
+
+# --- A classifier opened up -----------------------------------------------------------------------------------------
+MAX_STEPS_TEXT_CHARS = 500
+MAX_STEPS_TEXT_TOKENS = 64  # every token gets a table row
