@@ -12,7 +12,8 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-PHOTO = Path(__file__).resolve().parent.parent / "demos" / "examples" / "coffee.jpg"
+EXAMPLES = Path(__file__).resolve().parent.parent / "demos" / "examples"
+PHOTO = EXAMPLES / "coffee.jpg"
 
 
 def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = None) -> dict:
@@ -142,6 +143,17 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     )
     print("pipeline_steps:", values["tokens"], dict(zip(values["labels"], values["probabilities"], strict=True)))
     results["pipeline_steps"] = values
+
+    # Evaluate on your data: a labelled CSV in, accuracy and the confusion matrix out, with every prediction as CSV.
+    summary, _per_label, _plot, _missed, predictions_csv, metrics, status = client.predict(
+        handle_file(str(EXAMPLES / "reviews.csv")),
+        "text",  # text column
+        "label",  # label column
+        "POSITIVE=pos, NEGATIVE=neg",  # the model's labels read as the file's
+        api_name="/evaluate",
+    )
+    print("evaluate:", summary, metrics["labels"], metrics["confusion"], "predictions:", predictions_csv)
+    results["evaluate"] = metrics
 
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")

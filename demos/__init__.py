@@ -6,6 +6,7 @@ from demos import (
     attention,
     attention_steps,
     embeddings,
+    evaluate,
     fill_mask,
     generate,
     pipeline_steps,
@@ -48,6 +49,7 @@ DEMOS: list[Demo] = [
         attention,
         attention_steps,
         pipeline_steps,
+        evaluate,
     )
 ]
 TASKS = {demo.task: demo for demo in DEMOS}

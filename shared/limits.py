@@ -91,3 +91,10 @@ MAX_STEPS_WORD_CHARS = 40
 # --- A classifier opened up -----------------------------------------------------------------------------------------
 MAX_STEPS_TEXT_CHARS = 500
 MAX_STEPS_TEXT_TOKENS = 64  # every token gets a table row
+
+
+# --- Evaluate on your data ------------------------------------------------------------------------------------------
+MAX_EVALUATION_ROWS = 2_000
+MAX_EVALUATION_BYTES = 2 * 2**20
+MAX_EVALUATION_TEXT_CHARS = 2_000
+EVALUATION_BATCH = 32  # rows a forward pass; the progress bar moves once a batch
