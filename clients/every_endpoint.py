@@ -155,6 +155,17 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     print("evaluate:", summary, metrics["labels"], metrics["confusion"], "predictions:", predictions_csv)
     results["evaluate"] = metrics
 
+    # Train a classifier: labelled sentences -> MiniLM vectors -> logistic regression, kept for this client's session.
+    summary, _scatter, _counts, trained, status = client.predict(
+        "sports: The striker scored twice.\nsports: She won the marathon.\nsports: The referee showed a red card.\n"
+        "cooking: Fry the onions until golden.\ncooking: Add salt to the water.\ncooking: Bake the cake for an hour.",
+        None,  # or handle_file("examples.csv") with text and label columns
+        api_name="/train_classifier",
+    )
+    best, predictions, status = client.predict("The goalkeeper saved a penalty.", api_name="/classify_sentences")
+    print("train_classifier:", round(trained["cv_accuracy"], 3), "->", best["label"])
+    results["train_classifier"], results["classify_sentences"] = trained, predictions
+
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")
     print("system:", [row[:2] for row in models["data"]])

@@ -14,6 +14,7 @@ from demos import (
     segment,
     sentiment,
     tokens,
+    train_classifier,
     zero_shot,
 )
 from demos.tab import Demo
@@ -50,6 +51,7 @@ DEMOS: list[Demo] = [
         attention_steps,
         pipeline_steps,
         evaluate,
+        train_classifier,
     )
 ]
 TASKS = {demo.task: demo for demo in DEMOS}

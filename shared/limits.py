@@ -98,3 +98,12 @@ MAX_EVALUATION_ROWS = 2_000
 MAX_EVALUATION_BYTES = 2 * 2**20
 MAX_EVALUATION_TEXT_CHARS = 2_000
 EVALUATION_BATCH = 32  # rows a forward pass; the progress bar moves once a batch
+
+
+# --- Train a classifier ---------------------------------------------------------------------------------------------
+MAX_TRAINING_EXAMPLES = 1_000
+MAX_TRAINING_LABELS = 20
+MAX_TRAINING_TEXT_CHARS = 1_000
+MAX_TRAINING_BYTES = 2**20
+MAX_CLASSIFIED_SENTENCES = 50
+TRAINED_CLASSIFIER_SECONDS = 3_600  # a session's classifier is dropped an hour after it was trained

@@ -16,7 +16,7 @@ from tests.conftest import free_port
 API_NAMES = {
     *("sentiment", "zero_shot", "qa", "generate", "segment"),
     *("next_token", "tokens", "decode_ids", "fill_mask", "embeddings", "semantic_search", "attention"),
-    *("attention_steps", "pipeline_steps", "evaluate"),
+    *("attention_steps", "pipeline_steps", "evaluate", "train_classifier", "classify_sentences"),
 }
 
 
