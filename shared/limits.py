@@ -102,3 +102,30 @@ MAX_IMAGE_SIDE = 1333
 
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------
+
+
+# --- Attention from scratch -----------------------------------------------------------------------------------------
+MAX_STEPS_SENTENCE_CHARS = 200
+MAX_STEPS_TOKENS = 16  # per sentence: the step tables stay readable
+MAX_STEPS_WORD_CHARS = 40
+
+
+# --- A classifier opened up -----------------------------------------------------------------------------------------
+MAX_STEPS_TEXT_CHARS = 500
+MAX_STEPS_TEXT_TOKENS = 64  # every token gets a table row
+
+
+# --- Evaluate on your data ------------------------------------------------------------------------------------------
+MAX_EVALUATION_ROWS = 2_000
+MAX_EVALUATION_BYTES = 2 * 2**20
+MAX_EVALUATION_TEXT_CHARS = 2_000
+EVALUATION_BATCH = 32  # rows a forward pass; the progress bar moves once a batch
+
+
+# --- Train a classifier ---------------------------------------------------------------------------------------------
+MAX_TRAINING_EXAMPLES = 1_000
+MAX_TRAINING_LABELS = 20
+MAX_TRAINING_TEXT_CHARS = 1_000
+MAX_TRAINING_BYTES = 2**20
+MAX_CLASSIFIED_SENTENCES = 50
+TRAINED_CLASSIFIER_SECONDS = 3_600  # a session's classifier is dropped an hour after it was trained

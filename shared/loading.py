@@ -72,6 +72,19 @@ class TokenizerLoader:
 Loader = PipelineLoader | ModelLoader | TokenizerLoader
 
 
+def max_input_tokens(model: Any, tokenizer: Any) -> int | None:
+    """How many tokens the model can read: its position table's size (less RoBERTa's padding offset), or the
+    tokenizer's `model_max_length` when that is smaller. Hub tokenizers may have no real `model_max_length` in
+    transformers 5 (it reads as 1e30), so the position table is what bounds an input."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    padding_idx = getattr(embeddings, "padding_idx", None)
+    if positions is not None and isinstance(padding_idx, int):
+        positions -= padding_idx + 1  # RoBERTa counts positions from padding_idx + 1
+    limits = [limit for limit in (positions, getattr(tokenizer, "model_max_length", None)) if limit]
+    return int(min(limits)) if limits else None
+
+
 def torch_module_of(loaded: Any) -> torch.nn.Module | None:
     """The `nn.Module` inside a pipeline or bundle, for memory accounting."""
     module = getattr(loaded, "model", None)

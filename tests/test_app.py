@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_NAMES = {
     *("sentiment", "zero_shot", "qa", "generate", "segment"),
     *("next_token", "tokens", "decode_ids", "fill_mask", "embeddings", "semantic_search", "attention"),
+    *("attention_steps", "pipeline_steps", "evaluate", "train_classifier", "classify_sentences"),
 }
 
 
@@ -173,7 +174,8 @@ def test_the_stand_in_banner_names_the_models_that_run_with_real_weights(tmp_pat
     ]
     real = [banner for banner in banners if f"`{MINILM}`: it runs with real" in banner]
     assert len(banners) == len(DEMOS)
-    assert len(real) == 3  # the Tokens, Embeddings and Attention tabs offer it
+    offering = [demo for demo in DEMOS if "sentence-transformers/all-MiniLM-L6-v2" in {c.model_id for c in demo.models}]
+    assert len(real) == len(offering) >= 5  # Tokens, Embeddings, Attention, Attention from scratch, Train a classifier
 
 
 def test_gradio_does_not_rebuild_its_monitoring_summary_after_every_request(served_app):
