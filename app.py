@@ -61,6 +61,7 @@ ENVIRONMENT = {
     "stand_ins": "DEMO_STAND_INS",
     "cache_dir": "DEMO_CACHE_DIR",
     "cpu_int8": "DEMO_CPU_INT8",
+    "mcp": "DEMO_MCP",
 }
 
 
@@ -209,6 +210,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
     )
     parser.add_argument(
+        "--mcp",
+        action="store_true",
+        default=from_environment("mcp", switch, False),
+        help="Also serve every endpoint as an MCP tool for AI assistants, at /gradio_api/mcp (needs the gradio[mcp] "
+        "extra) [DEMO_MCP=1].",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
@@ -247,6 +255,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         stand_ins=args.stand_ins,
         cache_dir=args.cache_dir,
         cpu_int8=args.cpu_int8,
+        mcp=args.mcp,
         download=args.download,
     )
 
@@ -307,6 +316,7 @@ def launch_kwargs(settings: Settings) -> dict:
         share=settings.share,
         auth=list(settings.auth) or None,
         max_file_size=f"{MAX_UPLOAD_MB}mb",
+        mcp_server=settings.mcp,
         theme=gr.themes.Soft(),
         css=CSS,
     )

@@ -25,6 +25,7 @@ class Settings:
     stand_ins: StandInSize | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
     cpu_int8: bool = False  # dynamic int8 quantisation of the text models' linear layers on the CPU
+    mcp: bool = False  # serve the endpoints as MCP tools too (Gradio's MCP server)
     download: bool = False  # fetch each task's default model into the Hugging Face cache, then exit
 
     @property
