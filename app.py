@@ -291,8 +291,11 @@ def download_models(runtime: Runtime, fetch: Callable[[Loader, str], None] | Non
     """Fetch each task's default model into the Hugging Face cache (with `fetch_model` unless told otherwise);
     return what failed, with why."""
     fetch = fetch or fetch_model
-    failed = []
+    failed, fetched = [], set()
     for task, choice, loader in default_models(runtime):
+        if (loader, choice.model_id) in fetched:
+            continue  # several tabs run the same model (the Sentiment tab's classifiers, opened up and evaluated)
+        fetched.add((loader, choice.model_id))
         if Path(choice.model_id).is_dir() or bundled_directory(choice.model_id):
             logger.info("%s: %s is on this disk already; nothing to fetch", task, choice.model_id)
             continue
