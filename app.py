@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from demos import DEMOS, TASKS, system
+from demos import DEMOS, TASKS, sessions, system
 from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
@@ -269,9 +269,10 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
-    app.queue(**queue_kwargs()).launch(
-        prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
-    )
+    app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=not block, **launch_kwargs(runtime.settings))
+    sessions.install(app)
+    if block:
+        app.block_thread()
     return app
 
 

@@ -43,10 +43,15 @@ def runtime(tiny_settings: Settings) -> Runtime:
 
 
 @pytest.fixture(scope="session")
-def app_url(runtime: Runtime):
+def served_app(runtime: Runtime):
     app = launch(runtime, block=False)
-    yield f"http://{runtime.settings.host}:{runtime.settings.port}/"
+    yield app
     app.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(served_app, runtime: Runtime):
+    return f"http://{runtime.settings.host}:{runtime.settings.port}/"
 
 
 @pytest.fixture(scope="session")
