@@ -161,7 +161,8 @@ def test_a_request_that_fails_in_a_batch_gets_its_own_error_and_the_others_their
     def holds_poison(model_inputs) -> bool:
         return any(poison == row[1 : 1 + len(poison)] for row in model_inputs["input_ids"].tolist())
 
-    good = ["I loved this movie.", "Awful service.", "Fine.", "Not bad at all.", "What a day."]
+    # Texts no other test sends: an answer kept in memory would never reach the batch.
+    good = [f"{text} (in a batch that fails)" for text in ("I loved it.", "Awful.", "Fine.", "Not bad.", "Wow.")]
     expected = {text: {item["label"]: item["score"] for item in pipeline(text, top_k=None)} for text in good}
     gate = ForwardGate(monkeypatch, [pipeline], fail_when=holds_poison)
 

@@ -75,3 +75,12 @@ def test_an_evicted_models_answers_are_forgotten():
     assert not cache.is_loaded("sentiment", "model-a")
     assert answers.get(model_a.key, "text") is MISSING
     assert answers.get(model_b.key, "text") == "b's answer"
+
+
+def test_the_same_sentiment_request_again_is_answered_from_memory(client):
+    text = "A repeated example click, word for word."
+    first = client.predict(text, None, api_name="/sentiment")
+    again = client.predict(text, None, api_name="/sentiment")
+    other = client.predict(text + " And one more sentence.", None, api_name="/sentiment")
+    assert "cached" not in first[2] and "cached" in again[2] and "cached" not in other[2]
+    assert again[:2] == first[:2]
