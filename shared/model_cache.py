@@ -44,10 +44,6 @@ class LoadedModel:
     key: CacheKey | None = None  # the cache's key for it: what answers kept for this model are filed under
 
     @property
-    def loaded(self) -> Any:  # transitional alias for modules not yet converted; removed once all are
-        return self.built
-
-    @property
     def pipeline(self) -> Pipeline:
         return self._built_as(Pipeline)
 

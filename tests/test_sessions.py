@@ -21,42 +21,45 @@ def rest_call(app_url: str, api_name: str, data: list) -> list:
     return json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
 
 
-def new_sessions(served_app, before: set[str]) -> list:
-    holder = served_app.server_app.state_holder
+def new_sessions(app, before: set[str]) -> list:
+    holder = app.server_app.state_holder
     return [state for session, state in list(holder.session_data.items()) if session not in before]
 
 
-def components_of(served_app, api_name: str) -> int:
+def components_of(app, api_name: str) -> int:
     """How many components the event reads or updates: the configs a session keeps its values in."""
-    event = next(fn for fn in served_app.fns.values() if fn.api_name == api_name)
+    event = next(fn for fn in app.fns.values() if fn.api_name == api_name)
     return len({block._id for block in [*event.inputs, *event.outputs]})
 
 
 def test_a_rest_call_builds_the_configs_of_its_outputs_only(served_app, app_url):
-    before = set(served_app.server_app.state_holder.session_data)
+    app = served_app[1]
+    before = set(app.server_app.state_holder.session_data)
     summary, table = rest_call(app_url, "system", [])
     assert "model" in summary.lower() and "headers" in table
-    sessions = new_sessions(served_app, before)
+    sessions = new_sessions(app, before)
     assert len(sessions) == 1
     configs = sessions[0].config_values
     assert isinstance(configs, ConfigsOnDemand)
-    assert configs.built() <= components_of(served_app, "system") < len(served_app.blocks) / 10
+    assert configs.built() <= components_of(app, "system") < len(app.blocks) / 10
 
 
 def test_a_new_client_session_builds_few_configs_and_gets_its_answer(served_app, app_url):
-    before = set(served_app.server_app.state_holder.session_data)
+    app = served_app[1]
+    before = set(app.server_app.state_holder.session_data)
     client = Client(app_url, verbose=False)
     result = client.predict("A wonderful, moving film.", api_name="/sentiment")
     assert result
-    sessions = new_sessions(served_app, before)
+    sessions = new_sessions(app, before)
     assert sessions and all(
-        session.config_values.built() <= components_of(served_app, "sentiment") for session in sessions
+        session.config_values.built() <= components_of(app, "sentiment") for session in sessions
     )
 
 
 def test_a_saved_deep_link_still_holds_every_component(served_app, app_url):
+    app = served_app[1]
     client = Client(app_url, verbose=False)
     client.predict(api_name="/system")
-    state = served_app.server_app.state_holder[client.session_hash]
+    state = app.server_app.state_holder[client.session_hash]
     components = list(state.components)
-    assert len(components) == len([block for block in served_app.blocks if block in state.blocks_config.blocks])
+    assert len(components) == len([block for block in app.blocks if block in state.blocks_config.blocks])
