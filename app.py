@@ -333,9 +333,7 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(
-            prevent_thread_lock=True, quiet=not block, **launch_kwargs(runtime.settings)
-        )
+        app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=not block, **launch_kwargs(runtime.settings))
     sessions.install(app)
     if block:
         app.block_thread()
