@@ -23,7 +23,7 @@ from demos.common import report_loading, served_by
 from shared.loading import Loader
 from shared.model_cache import LoadedModel
 from shared.model_choices import ModelChoice
-from shared.result_cache import ResultCache
+from shared.result_cache import MISSING, ResultCache
 from shared.runtime import Runtime
 
 Answer = TypeVar("Answer")
@@ -69,6 +69,22 @@ class Served:
             return compute()
         answer, self.cached = self._answers.remember(self.model.key, request, compute)
         return answer
+
+    def recall(self, request: Hashable) -> Any:
+        """The answer kept for `request` to this model (and the status line says "cached"), or None; for an
+        endpoint that streams, which cannot hand `remember` one function."""
+        if self._answers is None or self.model.key is None:
+            return None
+        answer = self._answers.get(self.model.key, request)
+        if answer is MISSING:
+            return None
+        self.cached = True
+        return answer
+
+    def keep(self, request: Hashable, answer: Any) -> None:
+        """Keep the finished `answer` to `request` for `recall`."""
+        if self._answers is not None and self.model.key is not None:
+            self._answers.put(self.model.key, request, answer)
 
     def elapsed(self) -> float:
         end = self._finished if self._finished is not None else time.perf_counter()

@@ -128,6 +128,16 @@ class GenerationRequest:
         return finished
 
 
+_active: set[GenerationRequest] = set()
+_active_lock = threading.Lock()
+
+
+def active_requests() -> int:
+    """How many batched generations (of any model) are waiting or running right now."""
+    with _active_lock:
+        return len(_active)
+
+
 class BatchedDecoder:
     """The running batch of one model: `submit` adds a request; a thread decodes while any request is running."""
 
@@ -158,6 +168,8 @@ class BatchedDecoder:
             request._deadline = time.monotonic() + decoding.max_time
         if streamer is not None:
             streamer.put(prompt_ids.unsqueeze(0).cpu())
+        with _active_lock:
+            _active.add(request)
         with self._condition:
             self._waiting.append(request)
             if self._thread is None:
@@ -268,6 +280,8 @@ class BatchedDecoder:
         )
 
     def _finish(self, request: GenerationRequest) -> None:
+        with _active_lock:
+            _active.discard(request)
         if request.streamer is not None:
             request.streamer.end()
         request.done.set()
