@@ -76,6 +76,10 @@ class ResultCache:
         with self._lock:
             self._models.pop(model_key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
     def __len__(self) -> int:
         with self._lock:
             return sum(len(answers) for answers in self._models.values())

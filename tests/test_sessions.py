@@ -51,9 +51,7 @@ def test_a_new_client_session_builds_few_configs_and_gets_its_answer(served_app,
     result = client.predict("A wonderful, moving film.", api_name="/sentiment")
     assert result
     sessions = new_sessions(app, before)
-    assert sessions and all(
-        session.config_values.built() <= components_of(app, "sentiment") for session in sessions
-    )
+    assert sessions and all(session.config_values.built() <= components_of(app, "sentiment") for session in sessions)
 
 
 def test_a_saved_deep_link_still_holds_every_component(served_app, app_url):
