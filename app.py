@@ -17,7 +17,7 @@ import gradio.networking
 import httpx
 import torch
 
-from demos import DEMOS, TASKS, system
+from demos import DEMOS, TASKS, sessions, system
 from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
@@ -351,7 +351,10 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
 def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Blocks:
     """Serve built Blocks with the production queue and launch settings."""
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(prevent_thread_lock=not block, quiet=not block, **launch_kwargs(settings))
+        app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=not block, **launch_kwargs(settings))
+    sessions.install(app)
+    if block:
+        app.block_thread()
     return app
 
 
