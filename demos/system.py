@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import gradio as gr
@@ -11,6 +13,11 @@ from shared.runtime import Runtime
 
 TITLE = "System"
 TABLE_HEADERS = ["task", "model", "device", "dtype", "memory (MB)", "load time (s)", "hits", "in use", "stand-in"]
+
+
+def front_name(runtime: Runtime) -> str:
+    """Which copy of the app answered: several fronts can serve one address behind a balancer."""
+    return f"{socket.gethostname()}:{runtime.settings.port} (process {os.getpid()})"
 
 
 def device_summary(runtime: Runtime) -> str:
@@ -23,6 +30,7 @@ def device_summary(runtime: Runtime) -> str:
         f"{torch.get_num_threads()} CPU threads",
         f"**Models in memory:** {len(runtime.cache.loaded_models())}, {used:,.1f} MB · **memory budget:** {budget}",
         f"**Stand-ins:** {settings.stand_ins or 'off (real Hub models)'}",
+        f"**Front:** `{front_name(runtime)}`",
     ]
     for item in loading:
         lines.append(f"Loading `{item.model_id}` for {item.task}… {time.monotonic() - item.started:.0f} s so far")
