@@ -6,7 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +23,7 @@ from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
 from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
-from shared.settings import Settings, default_cache_dir
+from shared.settings import BACKENDS, Settings, default_cache_dir, default_serve_config
 from shared.stand_ins import STAND_IN_SIZES
 
 logger = logging.getLogger("app")
@@ -56,6 +57,9 @@ ENVIRONMENT = {
     "stand_ins": "DEMO_STAND_INS",
     "cache_dir": "DEMO_CACHE_DIR",
     "cpu_int8": "DEMO_CPU_INT8",
+    "backend": "DEMO_BACKEND",
+    "ray_address": "DEMO_RAY_ADDRESS",
+    "serve_config": "DEMO_SERVE_CONFIG",
 }
 
 
@@ -161,6 +165,28 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
     )
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=env["backend"] or "in-process",
+        help="Where the models run: in this process, or on Ray Serve replicas (pip install -r "
+        'requirements-ray.txt; see the README\'s "Serving a bigger audience") [DEMO_BACKEND].',
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=env["ray_address"] or None,
+        metavar="HOST:PORT",
+        help="With --backend ray: the Ray cluster to join (`ray start --head` prints it); without it a private "
+        "Ray runs on this machine, on loopback only [DEMO_RAY_ADDRESS].",
+    )
+    parser.add_argument(
+        "--serve-config",
+        type=Path,
+        default=Path(env["serve_config"]) if env["serve_config"] else default_serve_config(),
+        metavar="PATH",
+        help="With --backend ray: the Serve applications to deploy (replicas, queue bounds, autoscaling, CPUs/GPUs) "
+        "[DEMO_SERVE_CONFIG].",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
@@ -198,6 +224,9 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         cache_dir=args.cache_dir,
         cpu_int8=args.cpu_int8,
         download=args.download,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        serve_config=args.serve_config,
     )
 
 
@@ -275,6 +304,27 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     return app
 
 
+def build_stand_ins(runtime: Runtime) -> None:
+    """Build every allowlisted model's stand-in now, once: replicas in other processes would otherwise race to build
+    the same one."""
+    for demo in DEMOS:
+        for choice in runtime.choices(demo.task, list(demo.models)):
+            if choice.stand_in is not None:
+                runtime.source_for(choice.model_id, choice.stand_in)
+
+
+@contextmanager
+def models_on_ray(runtime: Runtime, config: dict | None = None) -> Iterator[None]:
+    """The tabs' model work on Ray Serve for the block (shared/ray_serve.py): the applications of `config`, or of
+    the --serve-config file, deployed on a private Ray or the cluster at --ray-address."""
+    from shared.ray_serve import ray_backend  # Ray is optional: imported only for --backend ray
+
+    if runtime.settings.stand_ins:
+        build_stand_ins(runtime)
+    with ray_backend(runtime, config):
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_settings(argv)
@@ -292,6 +342,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if warning := share_warning(settings):
         logger.warning(warning)
+    if settings.backend == "ray":
+        with models_on_ray(runtime):
+            launch(runtime)
+        return
     launch(runtime)
 
 

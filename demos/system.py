@@ -12,7 +12,10 @@ import torch
 from shared.runtime import Runtime
 
 TITLE = "System"
-TABLE_HEADERS = ["task", "model", "device", "dtype", "memory (MB)", "load time (s)", "hits", "in use", "stand-in"]
+TABLE_HEADERS = [
+    *("task", "model", "device", "dtype", "memory (MB)", "load time (s)", "hits", "in use", "stand-in"),
+    "served by",
+]
 
 
 def front_name(runtime: Runtime) -> str:
@@ -30,7 +33,7 @@ def device_summary(runtime: Runtime) -> str:
         f"{torch.get_num_threads()} CPU threads",
         f"**Models in memory:** {len(runtime.cache.loaded_models())}, {used:,.1f} MB · **memory budget:** {budget}",
         f"**Stand-ins:** {settings.stand_ins or 'off (real Hub models)'}",
-        f"**Front:** `{front_name(runtime)}`",
+        f"**Front:** `{front_name(runtime)}` · **models run:** {runtime.backend.describe()}",
     ]
     for item in loading:
         lines.append(f"Loading `{item.model_id}` for {item.task}… {time.monotonic() - item.started:.0f} s so far")
@@ -38,6 +41,18 @@ def device_summary(runtime: Runtime) -> str:
 
 
 def model_rows(runtime: Runtime) -> list[list]:
+    """The models in memory: this process's cache, or on Ray Serve what each application's replica holds."""
+    remote = getattr(runtime.backend, "loaded_models", None)
+    if remote is not None:
+        return [
+            [
+                *(row["task"], row["model_id"], row["device"], row["precision"]),
+                *(round(row["memory_bytes"] / 2**20, 1), round(row["load_seconds"], 2), row["hits"], row["in_use"]),
+                "yes" if row["stand_in"] else "no",
+                f"replica {row['replica']}",
+            ]
+            for row in remote()
+        ]
     return [
         [
             entry.task,
@@ -49,6 +64,7 @@ def model_rows(runtime: Runtime) -> list[list]:
             entry.hits,
             entry.in_use,
             "yes" if entry.stand_in else "no",
+            "this process",
         ]
         for entry in runtime.cache.loaded_models()
     ]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.backends import Backend, InProcess
 from shared.batching import ForwardBatcher
 from shared.bundled import bundled_directory
 from shared.device import choose_device
@@ -30,6 +31,8 @@ class Runtime:
             logger.info("--cpu-int8 is ignored on %s: int8 quantisation is for the CPU only", self.device)
         self.cache = ModelCache(self.device, self.source_for, settings.max_memory_bytes, cpu_int8=cpu_int8)
         self.batcher = ForwardBatcher()  # shares forward passes between concurrent text-classification requests
+        # Where the tabs' model work runs: here, unless the app is started with --backend ray (shared/ray_serve.py).
+        self.backend: Backend = InProcess(self)
 
     def source_for(self, model_id: str, stand_in_family: str | None) -> tuple[str, bool]:
         """What to load for an allowlisted model: a local directory as is, a verified copy of the real weights from

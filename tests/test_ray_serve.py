@@ -1,0 +1,98 @@
+"""The Ray Serve backend on a private Ray on loopback (token authentication left on), with the checked-in
+serve_config.yaml's applications for sentiment (two replicas) and generation: answers equal the in-process ones,
+concurrent requests spread over the replicas and share forward passes, a full queue is the busy message, and a
+killed replica fails only its own requests clearly while the next ones are served. One Ray for the module; every
+process it started is stopped at the end."""
+
+from __future__ import annotations
+
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from demos import TASKS
+from shared.backends import InProcess, ModelRequest
+from shared.batching import run_pipeline
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+# Read when Ray is imported: a single-machine Ray then uses 127.0.0.1, not the machine's address (shared/ray_serve.py).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+
+from shared.ray_serve import (  # noqa: E402
+    ray_backend,
+    read_serve_config,
+)
+
+TASKS_ON_RAY = ("sentiment", "generate")
+TEXTS = ["A wonderful, warm film.", "Dull and far too long.", "It was fine."]
+
+
+def sized_for_tests(serve_config: dict) -> dict:
+    """The checked-in applications of TASKS_ON_RAY, sized for a 2-core test machine: two sentiment replicas; one
+    generation replica that runs one request and queues one more."""
+    config = copy.deepcopy(serve_config)
+    config["applications"] = [app for app in config["applications"] if app["args"]["task"] in TASKS_ON_RAY]
+    for application in config["applications"]:
+        (deployment,) = application["deployments"]
+        deployment.pop("autoscaling_config", None)
+        deployment["ray_actor_options"] = {"num_cpus": 0.5}
+        if application["args"]["task"] == "sentiment":
+            deployment.update(num_replicas=2, max_ongoing_requests=16, max_queued_requests=64)
+        else:
+            deployment.update(num_replicas=1, max_ongoing_requests=1, max_queued_requests=1)
+    return config
+
+
+def request_for(runtime: Runtime, task: str) -> ModelRequest:
+    demo = TASKS[task]
+    choice = runtime.choices(task, list(demo.models))[0]
+    runtime.source_for(choice.model_id, choice.stand_in)  # build the stand-in once, before replicas look for it
+    return ModelRequest(task, choice, demo.loader)
+
+
+@pytest.fixture(scope="module")
+def on_ray(cache_dir):
+    runtime = Runtime(Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu"))
+    requests = {task: request_for(runtime, task) for task in TASKS_ON_RAY}
+    with ray_backend(runtime, sized_for_tests(read_serve_config())) as backend:
+        yield runtime, backend, requests
+    assert not ray.is_initialized()
+
+
+def classify(backend, request: ModelRequest, texts: list[str]):
+    with backend.hold(request) as held:
+        batched = held.run_batched(run_pipeline, texts, top_k=None, truncation=True)
+        return batched, held.served
+
+
+def test_the_checked_in_serve_config_is_valid_for_serve_deploy_and_kuberay():
+    from ray.serve.schema import ServeDeploySchema
+
+    config = read_serve_config()
+    ServeDeploySchema.model_validate(config)
+    assert {application["args"]["task"] for application in config["applications"]} == set(TASKS)
+
+
+def test_a_replica_answers_as_the_in_process_backend_does(on_ray):
+    runtime, backend, requests = on_ray
+    remote, served = classify(backend, requests["sentiment"], TEXTS)
+    local, _ = classify(InProcess(runtime), requests["sentiment"], TEXTS)
+    assert [[item["label"] for item in result] for result in remote.results] == [
+        [item["label"] for item in result] for result in local.results
+    ]
+    for remote_scores, local_scores in zip(remote.results, local.results, strict=True):
+        assert [item["score"] for item in remote_scores] == pytest.approx([item["score"] for item in local_scores])
+    assert served.where.startswith("Ray Serve replica `sentiment#") and served.stand_in
+
+
+def test_concurrent_requests_reach_both_replicas_and_share_forward_passes(on_ray):
+    _runtime, backend, requests = on_ray
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(lambda index: classify(backend, requests["sentiment"], TEXTS), range(96)))
+    replicas = {served.where for _batched, served in answers}
+    assert len(replicas) == 2, replicas
+    assert max(batched.batch_requests for batched, _served in answers) > 1
