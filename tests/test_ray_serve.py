@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,6 +24,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
 
 from shared.ray_serve import (  # noqa: E402
+    BackendUnavailable,
     ray_backend,
     read_serve_config,
 )
@@ -96,3 +98,40 @@ def test_concurrent_requests_reach_both_replicas_and_share_forward_passes(on_ray
     replicas = {served.where for _batched, served in answers}
     assert len(replicas) == 2, replicas
     assert max(batched.batch_requests for batched, _served in answers) > 1
+
+
+def replica_id(served) -> str:
+    return served.where.rsplit("#", 1)[1].rstrip("`")
+
+
+def test_a_killed_replica_fails_only_its_requests_clearly_and_the_next_are_served(on_ray):
+    _runtime, backend, requests = on_ray
+    _batched, served = classify(backend, requests["sentiment"], TEXTS)
+    victim = replica_id(served)
+    replicas = [actor["name"] for actor in ray.util.list_named_actors(all_namespaces=True)]
+    replicas = [name for name in replicas if name.startswith("SERVE_REPLICA::sentiment#")]
+    (name,) = [name for name in replicas if name.endswith(victim)]
+
+    def one(index: int) -> str:
+        try:
+            return replica_id(classify(backend, requests["sentiment"], TEXTS * 20)[1])
+        except BackendUnavailable as error:
+            assert "stopped while answering" in str(error) or "not running" in str(error)
+            return "clear error"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [pool.submit(one, index) for index in range(48)]
+        time.sleep(0.2)
+        ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
+        outcomes = [future.result() for future in futures]  # every request answered or told clearly; none hangs
+    assert set(outcomes) - {"clear error"}, outcomes
+
+    # Serve starts a replacement; until then the other replica answers. The next requests are all served.
+    known = {name.rsplit("#", 1)[1] for name in replicas}
+    deadline = time.monotonic() + 240
+    answered_by = set()
+    while not answered_by - known and time.monotonic() < deadline:
+        answered_by |= {replica_id(classify(backend, requests["sentiment"], TEXTS)[1]) for _ in range(4)}
+        time.sleep(1)
+    assert answered_by - known, f"no replacement replica answered within 240 s (answered: {answered_by})"
+    assert victim not in answered_by
