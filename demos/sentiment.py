@@ -57,7 +57,7 @@ def sentiment(
     texts = split_texts(text)
     with tab.model(model_id, progress) as served:
         # Shares forward passes with concurrent requests to the same model; results equal a call of its own.
-        batched = run_pipeline(tab.runtime.batcher, served.model.pipeline, texts, top_k=None, truncation=True)
+        batched = served.run_batched(run_pipeline, texts, top_k=None, truncation=True)
     results = batched.results
     return confidences(results[0]), table_rows(texts, results), served.status(batched.batch_requests)
 
