@@ -80,6 +80,10 @@ class Served:
         """`operation(batcher, built, *args, **kwargs)`: forward passes shared with concurrent requests."""
         return self.held.run_batched(operation, *args, **kwargs)
 
+    def run_on_model(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
+        """`operation(loaded_model, *args, **kwargs)`, for model work that also reads the model's id or source."""
+        return self.held.run_on_model(operation, *args, **kwargs)
+
     def stream(self, operation: Operation, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """What the generator `operation(built, *args, **kwargs)` yields, as it yields it; closing this stops it."""
         return self.held.stream(operation, *args, **kwargs)

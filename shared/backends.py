@@ -65,6 +65,8 @@ class HeldModel(Protocol):
 
     def run_batched(self, operation: Operation, *args: Any, **kwargs: Any) -> Any: ...
 
+    def run_on_model(self, operation: Operation, *args: Any, **kwargs: Any) -> Any: ...
+
     def stream(self, operation: Operation, *args: Any, **kwargs: Any) -> Iterator[Any]: ...
 
 
@@ -92,6 +94,10 @@ class LocalModel:
     def run_batched(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
         """`operation(batcher, built, ...)`: its forward passes are shared with concurrent requests."""
         return operation(self.batcher, self.model.built, *args, **kwargs)
+
+    def run_on_model(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
+        """`operation(loaded_model, ...)`: for model work that also reads the model's id, source or precision."""
+        return operation(self.model, *args, **kwargs)
 
     def stream(self, operation: Operation, *args: Any, **kwargs: Any) -> Iterator[Any]:
         yield from operation(self.model.built, *args, **kwargs)

@@ -81,17 +81,17 @@ class TaskServer:
     """One replica of a task's Serve application: the in-process backend around its own runtime. Serve runs these
     sync methods in a thread pool, so concurrent requests share forward passes through the runtime's batcher."""
 
-    def __init__(self, task: str, settings: Settings) -> None:
+    def __init__(self, application: str, settings: Settings) -> None:
         from ray import serve
 
-        self.task = task
         self.replica = serve.get_replica_context().replica_id.unique_id
-        self.backend = InProcess(Runtime(settings), where=f"Ray Serve replica `{task}#{self.replica}`")
+        self.backend = InProcess(Runtime(settings), where=f"Ray Serve replica `{application}#{self.replica}`")
 
-    def run(self, request: ModelRequest, operation: Operation, args: tuple, kwargs: dict, batched: bool) -> Outcome:
+    def run(self, request: ModelRequest, operation: Operation, args: tuple, kwargs: dict, how: str) -> Outcome:
+        """`how`: "run", "run_batched" or "run_on_model", the `LocalModel` method that calls `operation`."""
         try:
             with self.backend.hold(request) as held:
-                value = (held.run_batched if batched else held.run)(operation, *args, **kwargs)
+                value = getattr(held, how)(operation, *args, **kwargs)
                 return Outcome(value, held.served)
         except UserError as error:
             return Outcome(error=str(error), error_type=type(error).__name__)
@@ -139,7 +139,13 @@ def task_application(args: dict[str, Any]) -> Any:
         **({"cache_dir": Path(args["cache_dir"])} if args.get("cache_dir") else {}),
     )
     deployment = serve.deployment(TaskServer, name=DEPLOYMENT).options(**args.get("options", {}))
-    return deployment.bind(args["task"], settings)
+    return deployment.bind("+".join(tasks_of(args)), settings)
+
+
+def tasks_of(args: dict[str, Any]) -> list[str]:
+    """The tasks an application serves: `task: sentiment`, or `tasks: [tokens, fill_mask]` for several that share
+    its replicas (small models that are rarely busy at once)."""
+    return list(args.get("tasks") or [args["task"]])
 
 
 def read_serve_config(path: Path = SERVE_CONFIG) -> dict[str, Any]:
@@ -227,8 +233,8 @@ def deploy_applications(
     running = {name for name, app in serve.status().applications.items() if app.status == ApplicationStatus.RUNNING}
     handles = {}
     for application in config["applications"]:
-        task = application["args"]["task"]
-        if tasks is not None and task not in tasks:
+        served_tasks = tasks_of(application["args"])
+        if tasks is not None and not set(served_tasks) & set(tasks):
             continue
         name = application["name"]
         if name not in running:
@@ -236,7 +242,8 @@ def deploy_applications(
             app = task_application({**args, "options": deployment_options(application)})
             logger.info("Deploying the Serve application %s", name)
             serve.run(app, name=name, route_prefix=application.get("route_prefix"), blocking=False)
-        handles[task] = serve.get_app_handle(name)
+        handle = serve.get_app_handle(name)
+        handles.update(dict.fromkeys(served_tasks, handle))
     return handles
 
 
@@ -252,18 +259,21 @@ class RemoteModel:
     def model(self) -> Any:
         raise TypeError("On Ray Serve the model lives in a replica: run model work with served.run(operation, ...).")
 
-    def _call(self, batched: bool, operation: Operation, args: tuple, kwargs: dict) -> Any:
+    def _call(self, how: str, operation: Operation, args: tuple, kwargs: dict) -> Any:
         with translated_errors(self.request.task):
-            outcome = self.handle.run.remote(self.request, operation, args, kwargs, batched).result()
+            outcome = self.handle.run.remote(self.request, operation, args, kwargs, how).result()
         raise_outcome_error(outcome)
         self.served = outcome.served
         return outcome.value
 
     def run(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
-        return self._call(False, operation, args, kwargs)
+        return self._call("run", operation, args, kwargs)
 
     def run_batched(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
-        return self._call(True, operation, args, kwargs)
+        return self._call("run_batched", operation, args, kwargs)
+
+    def run_on_model(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
+        return self._call("run_on_model", operation, args, kwargs)
 
     def stream(self, operation: Operation, *args: Any, **kwargs: Any) -> Iterator[Any]:
         with translated_errors(self.request.task):
@@ -319,12 +329,16 @@ class RayServe:
         return True  # the replicas load their models themselves; a first use is slower, not silent
 
     def describe(self) -> str:
-        return f"Ray Serve at `{self.address}`, one application per task: {', '.join(sorted(self.handles))}"
+        return f"Ray Serve at `{self.address}` for {', '.join(sorted(self.handles))}"
 
     def loaded_models(self) -> list[dict]:
         """Each application's models, as the replica that answers this call holds them."""
         rows = []
+        asked = set()
         for task, handle in sorted(self.handles.items()):
+            if id(handle) in asked:
+                continue
+            asked.add(id(handle))
             try:
                 rows += handle.loaded_models.remote().result(timeout_s=10)
             except Exception as error:  # the System tab shows what it can; a busy or dead replica is no bug here
