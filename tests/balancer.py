@@ -89,7 +89,7 @@ def two_fronts_behind_nginx(cache_dir: Path, folder: Path) -> Iterator[tuple[str
     """Two copies of the app (each its own runtime and queue, as two `python app.py` processes would have), served
     in this process on free ports behind the balancer; yield the balancer's URL and each front's runtime by address."""
     from app import launch
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     runtimes = {}
     apps = []

@@ -26,7 +26,7 @@ from shared.decoding import GREEDY, DecodingSettings
 from shared.limits import MAX_NEW_TOKENS
 from shared.runtime import Runtime
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 # Read when Ray is imported: a single-machine Ray then uses 127.0.0.1, not the machine's address (shared/ray_serve.py).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
