@@ -65,6 +65,7 @@ ENVIRONMENT = {
     "backend": "DEMO_BACKEND",
     "ray_address": "DEMO_RAY_ADDRESS",
     "serve_config": "DEMO_SERVE_CONFIG",
+    "mcp": "DEMO_MCP",
 }
 
 
@@ -74,6 +75,12 @@ def switch(text: str) -> bool:
     if word not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
         raise ValueError("expected 1, true, yes or on (or 0, false, no, off)")
     return word in {"1", "true", "yes", "on"}
+
+
+def backend_name(text: str) -> str:
+    if text.strip() not in BACKENDS:
+        raise ValueError(f"expected one of {', '.join(BACKENDS)}")
+    return text.strip()
 
 
 def parse_auth(text: str) -> tuple[str, str]:
@@ -215,7 +222,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        default=env["backend"] or "in-process",
+        default=from_environment("backend", backend_name, "in-process"),
         help="Where the models run: in this process, or on Ray Serve replicas (pip install -r "
         'requirements-ray.txt; see the README\'s "Serving a bigger audience") [DEMO_BACKEND].',
     )
@@ -233,6 +240,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="PATH",
         help="With --backend ray: the Serve applications to deploy (replicas, queue bounds, autoscaling, CPUs/GPUs) "
         "[DEMO_SERVE_CONFIG].",
+    )
+    parser.add_argument(
+        "--mcp",
+        action="store_true",
+        default=from_environment("mcp", switch, False),
+        help="Also serve every endpoint as an MCP tool for AI assistants, at /gradio_api/mcp (needs the gradio[mcp] "
+        "extra) [DEMO_MCP=1].",
     )
     parser.add_argument(
         "--download",
@@ -273,6 +287,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         stand_ins=args.stand_ins,
         cache_dir=args.cache_dir,
         cpu_int8=args.cpu_int8,
+        mcp=args.mcp,
         download=args.download,
         backend=args.backend,
         ray_address=args.ray_address,
@@ -336,6 +351,7 @@ def launch_kwargs(settings: Settings) -> dict:
         share=settings.share,
         auth=list(settings.auth) or None,
         max_file_size=f"{MAX_UPLOAD_MB}mb",
+        mcp_server=settings.mcp,
         theme=gr.themes.Soft(),
         css=CSS,
     )
@@ -361,10 +377,13 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
+    return serve(app, runtime.settings, block=block)
+
+
+def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Blocks:
+    """Serve built Blocks with the production queue and launch settings."""
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(
-            prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
-        )
+        app.queue(**queue_kwargs()).launch(prevent_thread_lock=not block, quiet=not block, **launch_kwargs(settings))
     return app
 
 

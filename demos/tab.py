@@ -128,10 +128,11 @@ class Tab:
 
     def bind(self, endpoint: Callable[..., Any]) -> Callable[..., Any]:
         """`endpoint` with this tab as its first argument, as Gradio calls it: Gradio reads the API's parameter
-        names from its signature (the tab left out) and the description from its docstring."""
+        names from its signature (the tab left out) and the description (also the MCP tool's) from its docstring,
+        which opens with the tab's title."""
         bound = functools.partial(endpoint, self)
         bound.__name__ = endpoint.__name__  # type: ignore[attr-defined]
         bound.__qualname__ = endpoint.__qualname__  # type: ignore[attr-defined]
-        bound.__doc__ = endpoint.__doc__
+        bound.__doc__ = f"{self.demo.title} tab. {endpoint.__doc__ or ''}"
         bound.__module__ = endpoint.__module__  # type: ignore[attr-defined]
         return bound

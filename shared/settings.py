@@ -33,6 +33,7 @@ class Settings:
     stand_ins: StandInSize | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
     cpu_int8: bool = False  # dynamic int8 quantisation of the text models' linear layers on the CPU
+    mcp: bool = False  # serve the endpoints as MCP tools too (Gradio's MCP server)
     download: bool = False  # fetch each task's default model into the Hugging Face cache, then exit
     backend: Backend = "in-process"  # where the model work runs: here, or on Ray Serve replicas
     ray_address: str | None = None  # the Ray cluster to join; None starts a private one on this machine
