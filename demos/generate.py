@@ -32,8 +32,8 @@ from shared.decoding import (
     check_prompt,
     sampling_seed,
 )
-from shared.generation import continue_prompt
-from shared.loading import ModelLoader
+from shared.generation import Written, continue_prompt
+from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
 
 # At most ten updates a second (the first token at once): each update costs Gradio CPU time the model needs.
@@ -88,6 +88,13 @@ def setting_updates(settings: dict[str, Any], strategy: str) -> dict[Any, dict]:
     return {settings[name]: gr.update(interactive=used) for name, used in interactive_settings(strategy).items()}
 
 
+def write_continuation(
+    bundle: ModelBundle, prompt: str, settings: DecodingSettings, seed: int | None, update_seconds: float
+) -> Iterator[Written]:
+    """The model work of /generate: `continue_prompt` with the bundle's model and tokenizer (closing it stops it)."""
+    yield from continue_prompt(bundle.model, bundle.processor, prompt, settings, seed, update_seconds)
+
+
 @user_errors
 def generate(
     tab: Tab,
@@ -119,8 +126,7 @@ def generate(
             texts, new_tokens = kept
             yield numbered(texts), f"{served.status()} · {decoding_summary(settings.strategy, seed, new_tokens)}"
             return
-        bundle = served.model.bundle
-        written = continue_prompt(bundle.model, served.model.tokenizer, prompt, settings, seed, UPDATE_SECONDS)
+        written = served.stream(write_continuation, prompt, settings, seed, UPDATE_SECONDS)
         with closing(written):  # a request that goes away stops its generation
             for update in written:
                 if not update.finished:

@@ -99,9 +99,8 @@ def zero_shot(
         # alone runs one pass per label); the result equals a call of its own.
         batched = served.remember(
             ("zero_shot", text, tuple(labels), bool(multi_label), template),
-            lambda: run_pipeline(
-                tab.runtime.batcher,
-                served.model.pipeline,
+            lambda: served.run_batched(
+                run_pipeline,
                 [text],
                 candidate_labels=labels,
                 multi_label=bool(multi_label),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.backends import Backend, InProcess
 from shared.batching import ForwardBatcher
 from shared.bundled import bundled_directory
 from shared.device import choose_device
@@ -33,6 +34,8 @@ class Runtime:
         self.batcher = ForwardBatcher()  # shares forward passes between concurrent text-classification requests
         self.answers = ResultCache()  # deterministic requests answered again from memory; a model's go with it
         self.cache.eviction_listeners.append(self.answers.forget_model)
+        # Where the tabs' model work runs: here, unless the app is started with --backend ray (shared/ray_serve.py).
+        self.backend: Backend = InProcess(self)
 
     def source_for(self, model_id: str, stand_in_family: str | None) -> tuple[str, bool]:
         """What to load for an allowlisted model: a local directory as is, a verified copy of the real weights from
