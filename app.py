@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -14,16 +15,24 @@ import torch
 
 from demos import DEMOS, TASKS, system
 from demos.tab import Tab
+from gradio_defences import app_kwargs as defences_kwargs
+from gradio_defences import private_temp_folder
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
-from shared.limits import DEFAULT_CONCURRENCY_LIMIT, MAX_QUEUED_REQUESTS, MAX_UPLOAD_MB
+from shared.limits import (
+    DEFAULT_CONCURRENCY_LIMIT,
+    DEFAULT_MAX_QUEUED_PER_ADDRESS,
+    MAX_QUEUED_REQUESTS,
+    MAX_UPLOAD_MB,
+)
 from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
 from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
 from shared.settings import Settings, default_cache_dir
 from shared.stand_ins import STAND_IN_SIZES
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, parse_networks
 
 logger = logging.getLogger("app")
 
@@ -56,6 +65,11 @@ ENVIRONMENT = {
     "stand_ins": "DEMO_STAND_INS",
     "cache_dir": "DEMO_CACHE_DIR",
     "cpu_int8": "DEMO_CPU_INT8",
+    "trusted_proxy": "DEMO_TRUSTED_PROXIES",
+    "allowed_host": "DEMO_ALLOWED_HOSTS",
+    "allow_framing_from": "DEMO_ALLOW_FRAMING_FROM",
+    "max_queued_per_address": "DEMO_MAX_QUEUED_PER_ADDRESS",
+    "upload_folder_mb": "DEMO_UPLOAD_FOLDER_MB",
 }
 
 
@@ -77,6 +91,10 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
     except OSError as error:
         raise argparse.ArgumentTypeError(f"--auth-file {path}: {error.strerror}") from error
     return [parse_auth(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def comma_list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def share_warning(settings: Settings) -> str | None:
@@ -161,6 +179,45 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
     )
     parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS_OR_NETWORK",
+        default=comma_list(env["trusted_proxy"]),
+        help="A reverse proxy in front of the app (e.g. 127.0.0.1 or 10.0.0.0/8): only its X-Forwarded-For, "
+        "-Host and -Proto headers are believed; repeatable [DEMO_TRUSTED_PROXIES=a,b].",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=comma_list(env["allowed_host"]),
+        help="A host name the app is reached by, besides IP addresses, localhost and the share link; requests "
+        "for other names are refused; repeatable [DEMO_ALLOWED_HOSTS=a,b].",
+    )
+    parser.add_argument(
+        "--allow-framing-from",
+        action="append",
+        metavar="ORIGIN",
+        default=comma_list(env["allow_framing_from"]),
+        help="A site that may show the app in a frame (https://course.example.org); by default only the app's own "
+        "pages may; repeatable [DEMO_ALLOW_FRAMING_FROM=a,b].",
+    )
+    parser.add_argument(
+        "--max-queued-per-address",
+        type=int,
+        default=int(env["max_queued_per_address"] or DEFAULT_MAX_QUEUED_PER_ADDRESS),
+        metavar="N",
+        help="Requests one client address may have waiting or running at once; raise it when a class shares one "
+        f"NAT address (default {DEFAULT_MAX_QUEUED_PER_ADDRESS}) [DEMO_MAX_QUEUED_PER_ADDRESS].",
+    )
+    parser.add_argument(
+        "--upload-folder-mb",
+        type=float,
+        default=float(env["upload_folder_mb"] or DEFAULT_UPLOAD_FOLDER_MB),
+        metavar="MB",
+        help="Uploads and outputs kept on disk; past it the oldest files go [DEMO_UPLOAD_FOLDER_MB].",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
@@ -180,6 +237,12 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         except ValueError as error:
             parser.error(str(error))
         overrides[task] = model_id
+    try:
+        parse_networks(args.trusted_proxy)
+    except ValueError as error:
+        parser.error(f"--trusted-proxy: {error}")
+    if args.max_queued_per_address < 1:
+        parser.error("--max-queued-per-address must be at least 1")
     if args.auth_file is not None:
         try:
             args.auth.extend(read_auth_file(args.auth_file))
@@ -198,6 +261,11 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         cache_dir=args.cache_dir,
         cpu_int8=args.cpu_int8,
         download=args.download,
+        trusted_proxies=tuple(args.trusted_proxy),
+        allowed_hosts=tuple(args.allowed_host),
+        frame_ancestors=tuple(args.allow_framing_from),
+        max_queued_per_address=args.max_queued_per_address,
+        upload_folder_mb=args.upload_folder_mb,
     )
 
 
@@ -265,12 +333,17 @@ def launch_kwargs(settings: Settings) -> dict:
 def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
+    private_temp_folder()  # before Gradio builds anything: it reads the folder then
     app = build_app(runtime)
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
-    app.queue(**queue_kwargs()).launch(
-        prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
+    app.queue(**queue_kwargs())
+    app.launch(
+        prevent_thread_lock=not block,
+        quiet=not block,
+        app_kwargs=defences_kwargs(app, runtime.settings),
+        **launch_kwargs(runtime.settings),
     )
     return app
 
@@ -292,7 +365,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if warning := share_warning(settings):
         logger.warning(warning)
+    # SIGTERM as Ctrl-C: Gradio closes the server and the exit handlers remove the app's temp folders.
+    signal.signal(signal.SIGTERM, stop_on_signal)
     launch(runtime)
+
+
+def stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.limits import DEFAULT_MAX_QUEUED_PER_ADDRESS
 from shared.stand_ins import StandInSize
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB
 
 
 def default_cache_dir() -> Path:
@@ -26,6 +28,11 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     cpu_int8: bool = False  # dynamic int8 quantisation of the text models' linear layers on the CPU
     download: bool = False  # fetch each task's default model into the Hugging Face cache, then exit
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Host/-Proto are believed
+    allowed_hosts: tuple[str, ...] = ()  # host names served besides IP addresses and localhost
+    frame_ancestors: tuple[str, ...] = ()  # origins that may show the app in a frame, besides the app itself
+    max_queued_per_address: int = DEFAULT_MAX_QUEUED_PER_ADDRESS
+    upload_folder_mb: float = DEFAULT_UPLOAD_FOLDER_MB  # uploads and outputs kept; the oldest go first
 
     @property
     def max_memory_bytes(self) -> int | None:
