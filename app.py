@@ -22,7 +22,7 @@ from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
 from shared.limits import (
     DEFAULT_CONCURRENCY_LIMIT,
-    DEFAULT_MAX_QUEUED_PER_ADDRESS,
+    DEFAULT_MAX_QUEUED_PER_CLIENT,
     MAX_QUEUED_REQUESTS,
     MAX_UPLOAD_MB,
 )
@@ -32,7 +32,7 @@ from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
 from shared.settings import Settings, default_cache_dir
 from shared.stand_ins import STAND_IN_SIZES
-from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, parse_networks
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, DEFAULT_UPLOAD_MB_PER_CLIENT, parse_networks
 
 logger = logging.getLogger("app")
 
@@ -68,8 +68,9 @@ ENVIRONMENT = {
     "trusted_proxy": "DEMO_TRUSTED_PROXIES",
     "allowed_host": "DEMO_ALLOWED_HOSTS",
     "allow_framing_from": "DEMO_ALLOW_FRAMING_FROM",
-    "max_queued_per_address": "DEMO_MAX_QUEUED_PER_ADDRESS",
+    "max_queued_per_client": "DEMO_MAX_QUEUED_PER_CLIENT",
     "upload_folder_mb": "DEMO_UPLOAD_FOLDER_MB",
+    "upload_mb_per_client": "DEMO_UPLOAD_MB_PER_CLIENT",
 }
 
 
@@ -203,12 +204,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "pages may; repeatable [DEMO_ALLOW_FRAMING_FROM=a,b].",
     )
     parser.add_argument(
-        "--max-queued-per-address",
+        "--max-queued-per-client",
         type=int,
-        default=int(env["max_queued_per_address"] or DEFAULT_MAX_QUEUED_PER_ADDRESS),
+        default=int(env["max_queued_per_client"] or DEFAULT_MAX_QUEUED_PER_CLIENT),
         metavar="N",
-        help="Requests one client address may have waiting or running at once; raise it when a class shares one "
-        f"NAT address (default {DEFAULT_MAX_QUEUED_PER_ADDRESS}) [DEMO_MAX_QUEUED_PER_ADDRESS].",
+        help="Requests one browser session, script or client address may have waiting or running at once "
+        f"(default {DEFAULT_MAX_QUEUED_PER_CLIENT}); raise it when a class shares one NAT address "
+        "[DEMO_MAX_QUEUED_PER_CLIENT].",
     )
     parser.add_argument(
         "--upload-folder-mb",
@@ -216,6 +218,14 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=float(env["upload_folder_mb"] or DEFAULT_UPLOAD_FOLDER_MB),
         metavar="MB",
         help="Uploads and outputs kept on disk; past it the oldest files go [DEMO_UPLOAD_FOLDER_MB].",
+    )
+    parser.add_argument(
+        "--upload-mb-per-client",
+        type=float,
+        default=float(env["upload_mb_per_client"] or DEFAULT_UPLOAD_MB_PER_CLIENT),
+        metavar="MB",
+        help="What one client address may upload in any 10 minutes; past it uploads are refused (429) "
+        "[DEMO_UPLOAD_MB_PER_CLIENT].",
     )
     parser.add_argument(
         "--download",
@@ -241,8 +251,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         parse_networks(args.trusted_proxy)
     except ValueError as error:
         parser.error(f"--trusted-proxy: {error}")
-    if args.max_queued_per_address < 1:
-        parser.error("--max-queued-per-address must be at least 1")
+    if args.max_queued_per_client < 1:
+        parser.error("--max-queued-per-client must be at least 1")
     if args.auth_file is not None:
         try:
             args.auth.extend(read_auth_file(args.auth_file))
@@ -264,8 +274,9 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         trusted_proxies=tuple(args.trusted_proxy),
         allowed_hosts=tuple(args.allowed_host),
         frame_ancestors=tuple(args.allow_framing_from),
-        max_queued_per_address=args.max_queued_per_address,
+        max_queued_per_client=args.max_queued_per_client,
         upload_folder_mb=args.upload_folder_mb,
+        upload_mb_per_client=args.upload_mb_per_client,
     )
 
 

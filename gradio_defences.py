@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import math
 import os
 import re
 import shutil
@@ -19,17 +20,23 @@ from typing import Any
 
 import gradio as gr
 from fastapi import HTTPException
+from gradio.server_messages import ProcessCompletedMessage
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
-from shared.limits import MAX_QUEUED_PER_ENDPOINT, MAX_QUEUED_PER_SESSION, UNREAD_JOB_GRACE_SECONDS
+from shared.limits import MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.settings import Settings
-from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy
+from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, is_loopback
 
 logger = logging.getLogger(__name__)
 
 API_INFO_SCRIPT = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.DOTALL)  # toorjson escapes "<"
 READER_ROUTES = re.compile(r"^/gradio_api/(?:queue/data|call/(?:v2/)?[^/]+/(?P<event_id>[^/]+))/?$")
+
+UNREAD_MESSAGE = (
+    f"Dropped: nobody was reading this request's result within {UNREAD_JOB_GRACE_SECONDS:g} seconds. Read the "
+    "event stream (GET /gradio_api/call/<api_name>/<event_id>) right after posting."
+)
 
 _temp_folder: Path | None = None
 
@@ -89,21 +96,25 @@ class LoginPageWithoutApi:
 
 
 class FairQueue:
-    """Limits on Gradio's queue, checked when a job joins: per session, per client address and per endpoint; and a
-    watcher that drops the jobs whose results nobody is reading (no open event stream for their session or id)."""
+    """Limits on Gradio's queue, checked when a job joins: per session, per client address and per endpoint. And
+    nobody's jobs run unread: a job whose session (or, for the REST route, whose id) has no open event stream waits
+    at most UNREAD_JOB_GRACE_SECONDS for one before it starts, and is dropped with an error otherwise; a watcher drops
+    the queued or running jobs whose reader has been gone as long."""
 
-    def __init__(self, blocks: gr.Blocks, max_per_address: int) -> None:
+    def __init__(self, blocks: gr.Blocks, max_per_client: int) -> None:
         self.queue = blocks._queue
-        self.max_per_address = max_per_address
+        self.max_per_client = max_per_client
         self.readers: Counter[str] = Counter()  # session hash or event id -> open event streams
         self.last_read: dict[str, float] = {}
         self.dropped: set[str] = set()
         self.watcher: asyncio.Task | None = None
         self.join = self.queue.push
         self.queue.push = self.push
+        self.run = self.queue.process_events
+        self.queue.process_events = self.process_events
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        """Counts the open event streams, which is how the watcher knows that somebody reads a job's result."""
+        """Counts the open event streams, which is how the queue knows that somebody reads a job's result."""
 
         async def counting_readers(scope: Scope, receive: Receive, send: Send) -> None:
             match = READER_ROUTES.match(scope.get("path", "")) if scope["type"] == "http" else None
@@ -121,22 +132,19 @@ class FairQueue:
 
         return counting_readers
 
-    def waiting(self) -> list:
+    def jobs(self) -> list:
         return list(self.queue.event_ids_to_events.values())  # queued and running, until they finish
 
     async def push(self, body: Any, request: Any, username: str | None) -> Any:
         if self.watcher is None or self.watcher.done():
-            self.watcher = asyncio.get_running_loop().create_task(self.drop_unread_jobs())
+            self.watcher = asyncio.get_running_loop().create_task(self.watch_readers())
         address = request.client.host if request.client else ""
-        events = self.waiting()
-        if body.session_hash and sum(event.session_hash == body.session_hash for event in events) >= (
-            MAX_QUEUED_PER_SESSION
-        ):
-            raise self.refusal(f"This session already has {MAX_QUEUED_PER_SESSION} requests waiting or running")
-        if sum(event.request.client.host == address for event in events if event.request.client) >= (
-            self.max_per_address
-        ):
-            raise self.refusal(f"Your address already has {self.max_per_address} requests waiting or running")
+        jobs = self.jobs()  # a dropped job that still runs still counts: it still takes the CPU
+        if body.session_hash and sum(job.session_hash == body.session_hash for job in jobs) >= self.max_per_client:
+            raise self.refusal(f"This session already has {self.max_per_client} requests waiting or running")
+        # Loopback clients are this machine's own (a share link's visitors come with X-Forwarded-For).
+        if not is_loopback(address) and sum(client_of(job) == address for job in jobs) >= self.max_per_client:
+            raise self.refusal(f"Your address already has {self.max_per_client} requests waiting or running")
         fn = self.queue.blocks.fns.get(body.fn_index) if body.fn_index is not None else None
         endpoint_queue = self.queue.event_queue_per_concurrency_id.get(fn.concurrency_id) if fn else None
         if endpoint_queue is not None and len(endpoint_queue.queue) >= MAX_QUEUED_PER_ENDPOINT:
@@ -152,41 +160,59 @@ class FairQueue:
         return HTTPException(
             status_code=429,
             detail=f"{reason}; wait for their answers before sending more.",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(math.ceil(UNREAD_JOB_GRACE_SECONDS))},
         )
 
-    def is_read(self, event: Any) -> bool:
-        return self.readers[event.session_hash] > 0 or self.readers[event._id] > 0
+    def is_read(self, job: Any) -> bool:
+        return self.readers[job.session_hash] > 0 or self.readers[job._id] > 0
 
-    async def drop_unread_jobs(self) -> None:
+    async def process_events(self, events: list, *args: Any) -> None:
+        for job in events:
+            waited_until = job.enqueue_time + UNREAD_JOB_GRACE_SECONDS
+            while not self.is_read(job) and time.monotonic() < waited_until:
+                await asyncio.sleep(0.05)
+            if not self.is_read(job):
+                await self.drop(job)
+        await self.run(events, *args)
+
+    async def drop(self, job: Any) -> None:
+        """The job ends with an error for whoever reads late, and is taken off the queue (or, running, stops at its
+        next update: a function that returns once runs to its end)."""
+        if job._id in self.dropped:
+            return
+        self.dropped.add(job._id)
+        logger.info("Dropped a /%s job of %s: nobody read its result", job.fn.api_name, client_of(job))
+        self.queue.send_message(job, ProcessCompletedMessage(output={"error": UNREAD_MESSAGE}, success=False))
+        await self.queue.clean_events(event_id=job._id)
+        job.alive = False
+
+    async def watch_readers(self) -> None:
         while not self.queue.stopped:
-            await asyncio.sleep(UNREAD_JOB_GRACE_SECONDS / 4)
+            await asyncio.sleep(UNREAD_JOB_GRACE_SECONDS / 5)
             now = time.monotonic()
-            events = self.waiting()
-            for event in events:
-                if event._id in self.dropped:
-                    continue
-                if self.is_read(event):
-                    self.last_read[event._id] = now
-                elif now - self.last_read.get(event._id, event.enqueue_time) > UNREAD_JOB_GRACE_SECONDS:
-                    self.dropped.add(event._id)
-                    logger.info("Dropping /%s for %s: nobody reads its result", event.fn.api_name, client_of(event))
-                    await self.queue.clean_events(event_id=event._id)
-            alive = {event._id for event in events}
+            jobs = self.jobs()
+            for job in jobs:
+                if self.is_read(job):
+                    self.last_read[job._id] = now
+                elif now - self.last_read.get(job._id, job.enqueue_time) > UNREAD_JOB_GRACE_SECONDS:
+                    await self.drop(job)
+            alive = {job._id for job in jobs}
             self.last_read = {key: value for key, value in self.last_read.items() if key in alive}
             self.dropped &= alive
 
 
-def client_of(event: Any) -> str:
-    return event.request.client.host if event.request is not None and event.request.client else "?"
+def client_of(job: Any) -> str:
+    return job.request.client.host if job.request is not None and job.request.client else "?"
 
 
 def web_policy(settings: Settings) -> WebPolicy:
     return WebPolicy(
-        trusted_proxies=settings.trusted_proxies,
+        # A share link's tunnel connects from this machine and names the visitor in X-Forwarded-For.
+        trusted_proxies=settings.trusted_proxies + (("127.0.0.1", "::1") if settings.share else ()),
         allowed_hosts=settings.allowed_hosts,
         frame_ancestors=settings.frame_ancestors,
         upload_folder_bytes=int(settings.upload_folder_mb * 2**20),
+        upload_bytes_per_client=int(settings.upload_mb_per_client * 2**20),
     )
 
 
@@ -197,7 +223,7 @@ def share_hosts(blocks: gr.Blocks) -> tuple[str, ...]:
 def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
     """What `Blocks.launch(app_kwargs=...)` needs for the defences; call after `blocks.queue()`. FastAPI's own
     /openapi.json (every route, readable before login) is switched off."""
-    fair_queue = FairQueue(blocks, settings.max_queued_per_address)
+    fair_queue = FairQueue(blocks, settings.max_queued_per_client)
     folder = private_temp_folder()
     return {
         "openapi_url": None,

@@ -36,10 +36,9 @@ MAX_QUEUED_REQUESTS = 32
 # Requests of one event running at once unless the event sets its own limit.
 DEFAULT_CONCURRENCY_LIMIT = 2
 # Fairness (gradio_defences.FairQueue): places in the queue, waiting or running, one browser session or one client
-# address may hold across all endpoints (a classroom behind one NAT shares an address: --max-queued-per-address),
+# address may hold across all endpoints (--max-queued-per-client; loopback clients are told apart by session only),
 # places one endpoint may take of MAX_QUEUED_REQUESTS, and how long a job may go without anyone reading its result.
-MAX_QUEUED_PER_SESSION = 4
-DEFAULT_MAX_QUEUED_PER_ADDRESS = 8
+DEFAULT_MAX_QUEUED_PER_CLIENT = 6
 MAX_QUEUED_PER_ENDPOINT = MAX_QUEUED_REQUESTS // 2
 UNREAD_JOB_GRACE_SECONDS = 5.0
 MAX_IMAGE_SIDE = 1333

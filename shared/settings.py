@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.limits import DEFAULT_MAX_QUEUED_PER_ADDRESS
+from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT
 from shared.stand_ins import StandInSize
-from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, DEFAULT_UPLOAD_MB_PER_CLIENT
 
 
 def default_cache_dir() -> Path:
@@ -31,8 +31,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Host/-Proto are believed
     allowed_hosts: tuple[str, ...] = ()  # host names served besides IP addresses and localhost
     frame_ancestors: tuple[str, ...] = ()  # origins that may show the app in a frame, besides the app itself
-    max_queued_per_address: int = DEFAULT_MAX_QUEUED_PER_ADDRESS
+    max_queued_per_client: int = DEFAULT_MAX_QUEUED_PER_CLIENT
     upload_folder_mb: float = DEFAULT_UPLOAD_FOLDER_MB  # uploads and outputs kept; the oldest go first
+    upload_mb_per_client: float = DEFAULT_UPLOAD_MB_PER_CLIENT  # per client address in any 10 minutes
 
     @property
     def max_memory_bytes(self) -> int | None:

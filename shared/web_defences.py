@@ -36,7 +36,7 @@ MAX_LOCKOUT_SECONDS = 15 * 60  # ...up to this
 FORGET_FAILURES_AFTER_SECONDS = 30 * 60
 
 UPLOAD_WINDOW_SECONDS = 10 * 60
-MAX_UPLOAD_MB_PER_CLIENT = 150  # in any UPLOAD_WINDOW_SECONDS
+DEFAULT_UPLOAD_MB_PER_CLIENT = 150  # in any UPLOAD_WINDOW_SECONDS
 MAX_UPLOADS_PER_CLIENT = 60  # upload requests in any UPLOAD_WINDOW_SECONDS
 DEFAULT_UPLOAD_FOLDER_MB = 1024
 
@@ -97,6 +97,14 @@ def forwarded_client(peer: str, forwarded_for: str, trusted: Iterable) -> str:
         if not in_networks(hop, trusted):
             return hop
     return peer
+
+
+def is_loopback(address: str) -> bool:
+    """A client on this machine: told apart from others by session, never by its address."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def host_name(host: str) -> str:
@@ -160,7 +168,7 @@ class LoginThrottle:
 class UploadBudget:
     """Upload volume per client in a sliding window: at most `max_bytes` and `max_requests` per `window` seconds."""
 
-    max_bytes: int = MAX_UPLOAD_MB_PER_CLIENT * 2**20
+    max_bytes: int = DEFAULT_UPLOAD_MB_PER_CLIENT * 2**20
     max_requests: int = MAX_UPLOADS_PER_CLIENT
     window: float = UPLOAD_WINDOW_SECONDS
     spent: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # client -> [(time, bytes)]
@@ -249,6 +257,7 @@ class WebPolicy:
     upload_path: str = "/gradio_api/upload"
     file_path_prefix: str = "/gradio_api/file="  # user files are served from here: never run as a page
     upload_folder_bytes: int = DEFAULT_UPLOAD_FOLDER_MB * 2**20
+    upload_bytes_per_client: int = DEFAULT_UPLOAD_MB_PER_CLIENT * 2**20  # in any UPLOAD_WINDOW_SECONDS
 
 
 class WebDefences:
@@ -272,7 +281,7 @@ class WebDefences:
         self.extra_hosts = extra_hosts
         self.clock = clock
         self.logins = LoginThrottle()
-        self.uploads = UploadBudget()
+        self.uploads = UploadBudget(max_bytes=policy.upload_bytes_per_client)
         self.security_headers = self.build_security_headers()
 
     def build_security_headers(self) -> list[tuple[bytes, bytes]]:
@@ -396,19 +405,11 @@ class WebDefences:
             await drain(receive)
             await refuse(send, 411, "Uploads must say their size (Content-Length).")
             return
-        size, now = int(length), self.clock()
-        if (wait := self.uploads.wait_seconds(client, size, now)) is not None:
+        # This machine's own clients are not budgeted (a share link's visitors come with X-Forwarded-For).
+        if not is_loopback(client) and (refusal := self.spend_upload_budget(client, int(length))):
             await drain(receive)
-            budget = f"{self.uploads.max_requests} uploads or {self.uploads.max_bytes // 2**20} MB"
-            minutes = self.uploads.window / 60
-            await refuse(
-                send,
-                429,
-                f"Upload budget spent ({budget} per {minutes:g} minutes); try again in {math.ceil(wait)} seconds.",
-                {"Retry-After": str(math.ceil(wait))},
-            )
+            await refuse(send, *refusal)
             return
-        self.uploads.spend(client, size, now)
         # Hold the answer until the files are in place (Gradio moves them after answering), then check them.
         start: list[Message] = []
         body = bytearray()
@@ -436,6 +437,19 @@ class WebDefences:
             deleted = prune_oldest(folder, self.policy.upload_folder_bytes, keep=stored)
             if deleted:
                 logger.info("Upload folder over its budget: removed the %d oldest files", len(deleted))
+
+    def spend_upload_budget(self, client: str, size: int) -> tuple[int, str, dict[str, str]] | None:
+        now = self.clock()
+        if (wait := self.uploads.wait_seconds(client, size, now)) is None:
+            self.uploads.spend(client, size, now)
+            return None
+        budget = f"{self.uploads.max_requests} uploads or {self.uploads.max_bytes / 2**20:g} MB"
+        return (
+            429,
+            f"Upload budget spent ({budget} per {self.uploads.window / 60:g} minutes); try again in "
+            f"{math.ceil(wait)} seconds.",
+            {"Retry-After": str(math.ceil(wait))},
+        )
 
     def stored_uploads(self, status: int, body: bytes) -> list[Path]:
         """The files an upload answer lists (only paths inside the upload folder are trusted as such)."""

@@ -34,7 +34,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_settings(cache_dir) -> Settings:
-    return Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port())
+    # Tests send a dozen requests at once from one gradio_client session; fairness has its own app and tests.
+    return Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port(), max_queued_per_client=64)
 
 
 @pytest.fixture(scope="session")
