@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -44,12 +45,16 @@ _temp_folder: Path | None = None
 def private_temp_folder() -> Path:
     """This process's own folder (mode 0700) for Gradio's uploads and outputs, instead of the `/tmp/gradio` every
     Gradio app on the machine shares; removed when the process exits. Gradio reads GRADIO_TEMP_DIR when it builds
-    components and the server, so this runs before both."""
+    components and the server, so this runs before either."""
     global _temp_folder
     if _temp_folder is None:
         _temp_folder = Path(tempfile.mkdtemp(prefix="transformers-demo-suite-", dir=os.environ.get("GRADIO_TEMP_DIR")))
         os.environ["GRADIO_TEMP_DIR"] = str(_temp_folder)
         atexit.register(shutil.rmtree, _temp_folder, ignore_errors=True)
+        # A few Gradio modules read it once, when imported (screen recordings, edit history): point them here too.
+        for name in ["gradio.route_utils", "gradio.routes", "gradio.screen_recording_utils", "gradio.mcp"]:
+            if hasattr(module := sys.modules.get(name), "DEFAULT_TEMP_DIR"):
+                module.DEFAULT_TEMP_DIR = str(_temp_folder)
     return _temp_folder
 
 

@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
@@ -26,6 +27,7 @@ from shared.limits import (
 )
 
 OK = None  # expected outcome: a valid answer, not an error
+UPLOAD_REFUSED = 415  # expected outcome: the server refuses the file at upload, before any tab sees it
 CONTROL = "good \x00film\x07 with \x1b[31mcolour\x1b[0m,\ttabs\r\nand\u200b zero\u202ewidth \ufeffmarks"
 MIXED = "Great film! 素晴らしい映画。 Фильм отличный. فيلم رائع 😀 ｆｕｌｌｗｉｄｔｈ"
 HUGE = "word " * 40_000  # 200,000 characters
@@ -182,10 +184,10 @@ TEXT_CASES = [
 
 IMAGE_CASES = [
     ("no-image", None, "Upload an image"),
-    ("text-file", "text.png", "not an image this app can read"),
+    ("text-file", "text.png", UPLOAD_REFUSED),
     ("truncated-jpeg", "truncated.jpg", "not an image this app can read"),
     ("corrupt-png", "corrupt.png", "not an image this app can read"),
-    ("svg", "drawing.svg", "not an image this app can read|SVG"),
+    ("svg", "drawing.svg", UPLOAD_REFUSED),
     ("20000x20000", "bomb.png", f"{MAX_IMAGE_PIXELS:,} pixels, the limit"),
     ("1x1", "one_pixel.png", OK),
     ("grayscale", "grayscale.png", OK),
@@ -208,10 +210,14 @@ def call(client, endpoint: str, fields: dict):
     return client.predict(**{**GOOD_REQUESTS[endpoint], **fields}, api_name=endpoint)
 
 
-def check(client, endpoint: str, fields: dict, expected: str | None) -> None:
+def check(client, endpoint: str, fields: dict, expected: str | int | None) -> None:
     if expected is OK:
         result = call(client, endpoint, fields)
         assert "Served by" in status_of(result)
+    elif expected == UPLOAD_REFUSED:
+        with pytest.raises(httpx.HTTPStatusError) as error:
+            call(client, endpoint, fields)
+        assert error.value.response.status_code == UPLOAD_REFUSED
     else:
         with pytest.raises(AppError, match=expected) as error:
             call(client, endpoint, fields)
