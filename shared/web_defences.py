@@ -1,8 +1,8 @@
 """What the app's HTTP server does before any route sees a request, as one plain ASGI middleware (no Gradio): it
 finds the client's address (reading `X-Forwarded-For` only from proxies the operator trusts), refuses host names it
 does not serve and cross-origin form posts, adds the security headers, throttles failed logins per client, and keeps
-uploads to images within a per-client budget and a total budget for the upload folder. Each refusal is a status code
-with a one-line message saying what to do."""
+uploads to photos and tables within a per-client budget and a total budget for the upload folder. Each refusal is a
+status code with a one-line message saying what to do."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from shared.labelled_data import TABLE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,9 @@ DEFAULT_UPLOAD_MB_PER_CLIENT = 150  # in any UPLOAD_WINDOW_SECONDS
 MAX_UPLOADS_PER_CLIENT = 60  # upload requests in any UPLOAD_WINDOW_SECONDS
 DEFAULT_UPLOAD_FOLDER_MB = 1024
 
-# What uploads may contain: the image formats the segmentation tab reads, recognised by their first bytes.
+# What uploads may be: the photos the segmentation tab reads, recognised by their first bytes, and the tables the
+# evaluation and training tabs read, by their names (those tabs check the contents with messages of their own; a
+# table is served as an inert download whatever it holds).
 IMAGE_SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
     b"\xff\xd8\xff": "JPEG",
@@ -50,8 +54,9 @@ IMAGE_SIGNATURES = {
     b"II*\x00": "TIFF",
     b"MM\x00*": "TIFF",
 }
-NOT_AN_IMAGE = (
-    "That file is not an image this app can read; upload a PNG, JPEG, WebP, GIF, BMP or TIFF photo. Nothing was kept."
+NOT_ACCEPTED = (
+    "That file is not one this app reads; upload a photo (PNG, JPEG, WebP, GIF, BMP or TIFF) or a table "
+    f"({', '.join(sorted(TABLE_SUFFIXES))}). Nothing was kept."
 )
 
 
@@ -66,7 +71,10 @@ def image_format(head: bytes) -> str | None:
     return next((kind for signature, kind in IMAGE_SIGNATURES.items() if head.startswith(signature)), None)
 
 
-def is_image_file(path: Path) -> bool:
+def is_accepted_upload(path: Path) -> bool:
+    """A photo (by its first bytes, whatever its name) or a table (by its name)."""
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return True
     try:
         with path.open("rb") as file:
             return image_format(file.read(16)) is not None
@@ -424,10 +432,10 @@ class WebDefences:
         if not start:
             return
         stored = self.stored_uploads(start[0]["status"], bytes(body))
-        if any(not is_image_file(path) for path in stored):
+        if any(not is_accepted_upload(path) for path in stored):
             for path in stored:
                 path.unlink(missing_ok=True)
-            await refuse(send, 415, NOT_AN_IMAGE)
+            await refuse(send, 415, NOT_ACCEPTED)
             return
         headers = [(key, value) for key, value in start[0].get("headers", []) if key.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))

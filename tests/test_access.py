@@ -12,7 +12,7 @@ from gradio_client import Client
 import app as app_module
 from shared.runtime import Runtime
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 LOGIN = ("ada", "correct horse battery staple")
 
@@ -26,18 +26,14 @@ def local_model_dir(tmp_path_factory) -> Path:
 def protected_url(cache_dir, local_model_dir):
     """A second app, with a login, sharing the session's stand-ins; a local model directory on the fill-mask
     allowlist, and loopback trusted as a proxy so that tests can pose as other clients with X-Forwarded-For."""
-    settings = Settings(
-        stand_ins="tiny",
-        cache_dir=cache_dir,
-        device="cpu",
-        port=free_port(),
+    settings = stand_in_settings(
+        cache_dir,
         auth=(LOGIN,),
         model_overrides={"fill_mask": str(local_model_dir)},
         trusted_proxies=("127.0.0.1",),
     )
-    blocks = app_module.launch(Runtime(settings), block=False)
-    yield f"http://127.0.0.1:{settings.port}/"
-    blocks.close()
+    with served(Runtime(settings)) as (url, _):
+        yield url
 
 
 def test_the_api_refuses_a_client_without_a_login(protected_url):

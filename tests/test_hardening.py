@@ -1,5 +1,6 @@
 """What a stranger with the link finds over plain HTTP, against the running app (no proxy trusted): security headers
-on every answer, uploaded files never run as pages, uploads only of images and never from another site's page, host
+on every answer, uploaded files never run as pages, uploads only of photos and tables and never from another site's
+page, host
 names the app does not serve refused and never written into its pages, and the app's files in a private folder."""
 
 from __future__ import annotations
@@ -55,15 +56,27 @@ def test_an_uploaded_file_is_served_as_an_inert_image(app_url, photo_bytes):
         ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
         ("icon.ico", b"\x00\x00\x01\x00\x01\x00" + bytes(64)),
         ("noise.png", os.urandom(4096)),
+        ("sheet.xlsx", b"PK\x03\x04" + bytes(64)),
     ],
 )
 def test_uploads_that_are_not_images_are_refused_and_not_kept(app_url, name, content):
     folder = Path(os.environ["GRADIO_TEMP_DIR"])
     before = {path for path in folder.rglob("*") if path.is_file()}
     response = upload(app_url, name, content)
-    assert response.status_code == 415 and "not an image this app can read" in response.text
+    assert response.status_code == 415 and "not one this app reads" in response.text
     after = {path for path in folder.rglob("*") if path.is_file()}
     assert not {path for path in after - before if path.name == name}
+
+
+def test_a_table_is_kept_and_served_as_an_inert_download(app_url):
+    response = upload(app_url, "page.csv", HTML)
+    assert response.status_code == 200, response.text
+    (path,) = response.json()
+    served = httpx.get(f"{app_url}gradio_api/file={path}", timeout=30)
+    assert (
+        served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers["content-security-policy"]
+    )
+    assert not served.headers["content-type"].startswith("text/html")
 
 
 def test_a_cross_origin_form_post_is_refused(app_url, photo_bytes):

@@ -12,12 +12,10 @@ import time
 import httpx
 import pytest
 
-from app import launch
 from gradio_defences import UNREAD_MESSAGE
 from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.runtime import Runtime
-from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 COURSE = "https://course.example.org"
 SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
@@ -25,18 +23,11 @@ SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
 
 @pytest.fixture(scope="module")
 def proxied_url(cache_dir):
-    settings = Settings(
-        stand_ins="tiny",
-        cache_dir=cache_dir,
-        device="cpu",
-        port=free_port(),
-        trusted_proxies=("127.0.0.1",),
-        frame_ancestors=(COURSE,),
-        upload_mb_per_client=1,
+    settings = stand_in_settings(
+        cache_dir, trusted_proxies=("127.0.0.1",), frame_ancestors=(COURSE,), upload_mb_per_client=1
     )
-    blocks = launch(Runtime(settings), block=False)
-    yield f"http://127.0.0.1:{settings.port}/gradio_api"
-    blocks.close()
+    with served(Runtime(settings)) as (url, _):
+        yield f"{url}gradio_api"
 
 
 def posing_as(address: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from demos import segment
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from app import launch
 from shared.runtime import Runtime
-from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 LOGIN = ("ada", "correct horse battery staple")
 
 
 @pytest.fixture(scope="module")
 def protected_url(cache_dir):
-    settings = Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port(), auth=(LOGIN,))
-    blocks = launch(Runtime(settings), block=False)
-    yield f"http://127.0.0.1:{settings.port}/"
-    blocks.close()
+    with served(Runtime(stand_in_settings(cache_dir, auth=(LOGIN,)))) as (url, _):
+        yield url
 
 
 def test_the_login_form_works_without_the_api_description(browser, protected_url):
