@@ -31,6 +31,10 @@ UPLOAD_REFUSED = 415  # expected outcome: the server refuses the file at upload,
 CONTROL = "good \x00film\x07 with \x1b[31mcolour\x1b[0m,\ttabs\r\nand\u200b zero\u202ewidth \ufeffmarks"
 MIXED = "Great film! 素晴らしい映画。 Фильм отличный. فيلم رائع 😀 ｆｕｌｌｗｉｄｔｈ"
 HUGE = "word " * 40_000  # 200,000 characters
+# Under the character limits, but more tokens than the stand-ins' position tables hold (their tokenizers' own
+# `model_max_length` is 1e30, as for Hub tokenizers without one): every encoder must truncate to its positions.
+LONG_WORDS = "word " * 3000
+CJK = "素晴らしい映画でした。" * 60
 PHOTO = str(segment.EXAMPLE_PHOTOS[1])
 
 GOOD_REQUESTS = {
@@ -97,11 +101,15 @@ TEXT_CASES = [
     ("/sentiment", "whitespace", dict(text=" \n\t \u3000"), "Type some text"),
     ("/sentiment", "200k-chars", dict(text=HUGE), f"limit is {MAX_TEXT_CHARS:,}"),
     ("/sentiment", "65-lines", dict(text="ok\n" * 65), f"limit is {MAX_SENTIMENT_LINES}"),
+    ("/sentiment", "3000-words", dict(text=LONG_WORDS), OK),
+    ("/sentiment", "600-cjk-chars", dict(text=CJK), OK),
     ("/sentiment", "control-chars", dict(text=CONTROL), OK),
     ("/sentiment", "mixed-scripts", dict(text=MIXED), OK),
     ("/sentiment", "model-not-allowed", dict(text="ok", model_id="evil/model"), "not in the list of choices"),
     ("/zero_shot", "empty-text", dict(text="  ", candidate_labels="a, b"), "Type the text"),
     ("/zero_shot", "200k-chars", dict(text=HUGE, candidate_labels="a, b"), f"limit is {MAX_TEXT_CHARS:,}"),
+    ("/zero_shot", "3000-words", dict(text=LONG_WORDS, candidate_labels="a, b"), OK),
+    ("/zero_shot", "600-cjk-chars", dict(text=CJK, candidate_labels="a, b"), OK),
     ("/zero_shot", "control-chars", dict(text=CONTROL, candidate_labels="film, \x00tab\t"), OK),
     ("/zero_shot", "mixed-scripts", dict(text=MIXED, candidate_labels="映画, фильм, 😀"), OK),
     ("/zero_shot", "zero-labels", dict(text="x", candidate_labels=""), "at least one candidate label"),
@@ -132,6 +140,7 @@ TEXT_CASES = [
     ("/qa", "both-empty", dict(context="", question=""), "Paste the context"),
     ("/qa", "200k-context", dict(context=HUGE, question="Where?"), f"limit is {MAX_QA_CONTEXT_CHARS:,}"),
     ("/qa", "long-question", dict(context="x", question="why " * 300), f"limit is {MAX_QA_QUESTION_CHARS:,}"),
+    ("/qa", "3000-words", dict(context=LONG_WORDS, question="Which word?"), OK),
     ("/qa", "control-chars", dict(context=CONTROL, question="What\x00 film?"), OK),
     ("/qa", "mixed-scripts", dict(context=MIXED, question="映画は？"), OK),
     ("/qa", "top-k-0", dict(context="x", question="y", top_k=0), "less than minimum value 1"),
