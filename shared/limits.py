@@ -105,6 +105,8 @@ MAX_ATTENTION_HEADS = 12
 
 # A photo's longest side after scaling: it bounds the model's work and the size of every mask sent back.
 MAX_IMAGE_SIDE = 1333
+# How much longer one side of a photo may be than the other: a 5000×3 strip scales to nothing.
+MAX_IMAGE_ASPECT_RATIO = 20
 
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------

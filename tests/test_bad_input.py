@@ -12,11 +12,12 @@ import httpx
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from demos import segment
+from demos import common, segment
 from shared.limits import (
     MAX_CANDIDATE_LABELS,
+    MAX_IMAGE_ASPECT_RATIO,
     MAX_IMAGE_PIXELS,
     MAX_LABEL_CHARS,
     MAX_NEW_TOKENS,
@@ -76,6 +77,11 @@ def images(tmp_path_factory) -> dict[str, Path]:
     paths["truncated.jpg"].write_bytes(whole[: len(whole) // 2])
     paths["corrupt.png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     Image.new("RGB", (1, 1), "red").save(paths["one_pixel.png"])
+    for name, size in {"thin.png": (5000, 3), "narrow.png": (2, 1400)}.items():
+        paths[name] = folder / name
+        Image.new("RGB", size, "white").save(paths[name])
+    paths["tall.png"] = folder / "tall.png"
+    paths["tall.png"].write_bytes(png_bomb(1, 40_000_000))
     paths["bomb.png"] = folder / "bomb.png"
     paths["bomb.png"].write_bytes(png_bomb(20_000, 20_000))
     for name, image in {
@@ -198,6 +204,9 @@ IMAGE_CASES = [
     ("corrupt-png", "corrupt.png", "not an image this app can read"),
     ("svg", "drawing.svg", UPLOAD_REFUSED),
     ("20000x20000", "bomb.png", f"{MAX_IMAGE_PIXELS:,} pixels, the limit"),
+    ("5000x3", "thin.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
+    ("2x1400", "narrow.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
+    ("1x40000000", "tall.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
     ("1x1", "one_pixel.png", OK),
     ("grayscale", "grayscale.png", OK),
     ("palette", "palette.png", OK),
@@ -260,3 +269,12 @@ def test_a_one_pixel_image_gives_the_same_size_masks(client, images):
     annotated, *_ = client.predict(handle_file(str(images["one_pixel.png"])), 0.0, 0.0, api_name="/segment")
     with Image.open(annotated["image"]) as shown:
         assert shown.size == (1, 1)
+
+
+def test_an_icon_file_is_refused_before_it_is_decoded(tmp_path):
+    """ICO is decoded on opening (a 560 KB ICO can hold a 12000×12000 PNG): refused from its header, like every
+    format whose size cannot be read first. (The upload route refuses ICO already; this is the tab's own check.)"""
+    icon = tmp_path / "icon.ico"
+    Image.new("RGB", (16, 16), "red").save(icon, format="ICO")
+    with pytest.raises(UnidentifiedImageError):
+        common.check_image_header(str(icon))
