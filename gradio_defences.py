@@ -1,12 +1,14 @@
 """The defences that need Gradio's insides, installed by `app.launch`: a private temp folder per app, the login page
-without the API description, and a fair queue. Fair means one client (a session, and an address) holds only a few
-places across all endpoints, one endpoint cannot take the whole queue, and a job nobody reads is dropped within
-seconds (Gradio would run it to the end). The plain-HTTP defences are in `shared/web_defences.py`."""
+without the API description, every API value checked for its kind before Gradio reads it, and a fair queue. Fair
+means one client (a session, and an address) holds only a few places across all endpoints, one endpoint cannot take
+the whole queue, and a job nobody reads is dropped within seconds (Gradio would run it to the end). The plain-HTTP
+defences are in `shared/web_defences.py`."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import logging
 import math
 import os
@@ -206,6 +208,78 @@ class FairQueue:
             self.dropped &= alive
 
 
+def describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a string" if len(value) > 40 else repr(value)
+    return {bool: "a boolean", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first UTF-16 surrogate in `text` that JSON let through on its own (no character is made of it)."""
+    return next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+
+
+def input_problem(component: Any, value: Any) -> str | None:
+    """What is wrong with a raw API value for `component`, in words ("must be a number; got 'abc'"), or None. Gradio
+    would otherwise fail inside the component with no message at all."""
+    if isinstance(component, gr.Slider | gr.Number):
+        if value is None and isinstance(component, gr.Number):
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return f"must be a number; got {describe(value)}"
+    elif isinstance(component, gr.Checkbox):
+        if not isinstance(value, bool):
+            return f"must be true or false; got {describe(value)}"
+    elif isinstance(component, gr.CheckboxGroup):
+        if not isinstance(value, list) or not all(isinstance(item, str | int | float) for item in value):
+            return f"must be a list of choices; got {describe(value)}"
+    elif isinstance(component, gr.Textbox):
+        if not isinstance(value, str):
+            return f"must be text; got {describe(value)}"
+    elif isinstance(component, gr.Dropdown | gr.Radio):
+        allowed = (str, int, float, type(None)) + ((list,) if getattr(component, "multiselect", False) else ())
+        if not isinstance(value, allowed):
+            return f"must be one of the choices; got {describe(value)}"
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(text, str) and lone_surrogate(text) for text in texts):
+        return "holds a lone UTF-16 surrogate (such as \\ud800), which is not a character; send valid Unicode text"
+    return None
+
+
+def parameter_names(block_fn: Any) -> list[str]:
+    """The API's names for an event's inputs: its function's parameters, less the progress tracker."""
+    try:
+        parameters = inspect.signature(block_fn.fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [parameter.name for parameter in parameters if not isinstance(parameter.default, gr.Progress)]
+
+
+def check_inputs(blocks: gr.Blocks) -> None:
+    """Before Gradio preprocesses a request's values: too few of them, or a value of the wrong kind, is a message
+    naming the field and what it must be (Gradio answers those with `{"error": null}`)."""
+    validate = blocks.validate_inputs
+
+    def validate_inputs(block_fn: Any, inputs: list[Any]) -> None:
+        names = parameter_names(block_fn)
+        if len(names) != len(block_fn.inputs):
+            names = [
+                getattr(component, "label", None) or f"value {n + 1}" for n, component in enumerate(block_fn.inputs)
+            ]
+        if len(inputs) < len(block_fn.inputs):
+            raise gr.Error(
+                f"/{block_fn.api_name} takes {len(block_fn.inputs)} values ({', '.join(names)}); got {len(inputs)}."
+            )
+        for name, component, value in zip(names, block_fn.inputs, inputs, strict=False):
+            if (problem := input_problem(component, value)) is not None:
+                raise gr.Error(f"{name} {problem}.")
+        validate(block_fn, inputs)
+
+    blocks.validate_inputs = validate_inputs
+
+
 def client_of(job: Any) -> str:
     return job.request.client.host if job.request is not None and job.request.client else "?"
 
@@ -229,6 +303,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
     """What `Blocks.launch(app_kwargs=...)` needs for the defences; call after `blocks.queue()`. FastAPI's own
     /openapi.json (every route, readable before login) is switched off."""
     fair_queue = FairQueue(blocks, settings.max_queued_per_client)
+    check_inputs(blocks)
     folder = private_temp_folder()
     return {
         "openapi_url": None,

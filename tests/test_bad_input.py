@@ -4,6 +4,8 @@ lists these cases; their ids here are the ids there."""
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -180,6 +182,7 @@ TEXT_CASES = [
     ("/decode_ids", "not-numbers", dict(ids="7, seven"), "seven"),
     ("/decode_ids", "negative-id", dict(ids="-1"), "-1"),
     ("/decode_ids", "id-past-vocabulary", dict(ids="99999999"), "99999999"),
+    ("/decode_ids", "4300-digit-id", dict(ids="9" * 4300), "has 4,300 digits"),
     ("/fill_mask", "no-mask", dict(text="The boys are shy."), "Put \\[MASK\\]"),
     ("/fill_mask", "two-masks", dict(text="The [MASK] are [MASK]."), "2 blanks"),
     ("/fill_mask", "200k-chars", dict(text=HUGE + "[MASK]"), "limit is|at most"),
@@ -278,3 +281,68 @@ def test_an_icon_file_is_refused_before_it_is_decoded(tmp_path):
     Image.new("RGB", (16, 16), "red").save(icon, format="ICO")
     with pytest.raises(UnidentifiedImageError):
         common.check_image_header(str(icon))
+
+
+def raw_call(app_url: str, api_name: str, body: dict, version: str = "v2/") -> tuple[str | None, object]:
+    """Post `body` as JSON written by hand (a lone surrogate survives only as a `\\ud800` escape; gradio_client
+    cannot send it) and return the final event of the job's stream and its data."""
+    with httpx.Client(base_url=f"{app_url}gradio_api", timeout=60) as http:
+        posted = http.post(
+            f"/call/{version}{api_name}", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        assert posted.status_code == 200, posted.text
+        event, payload = None, None
+        with http.stream("GET", f"/call/{api_name}/{posted.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:"):
+                    payload = json.loads(line.removeprefix("data:").strip() or "null")
+                    if event in {"complete", "error"}:
+                        break
+    return event, payload
+
+
+# (endpoint, case id, fields sent by name over the REST API, the message the error must match)
+RAW_CASES = [
+    ("sentiment", "lone-surrogate", dict(text="good \ud800 film"), "text holds a lone UTF-16 surrogate"),
+    ("zero_shot", "lone-surrogate-label", dict(candidate_labels="\udfff, b"), "candidate_labels holds a lone"),
+    ("qa", "lone-surrogate-question", dict(question="Where\udc00?"), "question holds a lone"),
+    ("sentiment", "null-text", dict(text=None), "text must be text; got null"),
+    ("generate", "null-prompt", dict(prompt=None), "prompt must be text; got null"),
+    ("generate", "slider-null", dict(max_new_tokens=None), "max_new_tokens must be a number; got null"),
+    ("generate", "slider-string", dict(max_new_tokens="many"), "max_new_tokens must be a number; got 'many'"),
+    ("generate", "slider-list", dict(temperature=[1]), "temperature must be a number; got a list"),
+    ("generate", "slider-dict", dict(top_p={}), "top_p must be a number; got an object"),
+    ("zero_shot", "checkbox-string", dict(multi_label="yes"), "multi_label must be true or false; got 'yes'"),
+    ("tokens", "checkbox-group-string", dict(model_ids="gpt2"), "model_ids must be a list of choices"),
+    ("tokens", "checkbox-group-null", dict(model_ids=None), "model_ids must be a list of choices; got null"),
+    ("tokens", "checkbox-group-dict", dict(model_ids={"a": 1}), "model_ids must be a list of choices"),
+]
+
+
+def good_fields(api_name: str) -> dict:
+    return {name: value for name, value in GOOD_REQUESTS[f"/{api_name}"].items() if name != "image"}
+
+
+@pytest.mark.parametrize(
+    ("api_name", "fields", "expected"),
+    [(c[0], c[2], c[3]) for c in RAW_CASES],
+    ids=[f"{c[0]}-{c[1]}" for c in RAW_CASES],
+)
+def test_values_of_the_wrong_kind_are_named_with_what_they_must_be(app_url, client, api_name, fields, expected):
+    event, payload = raw_call(app_url, api_name, {**good_fields(api_name), **fields})
+    assert event == "error" and re.search(expected, str(payload)), payload
+    assert "Served by" in status_of(call(client, f"/{api_name}", {}))
+
+
+def test_too_few_values_are_counted_and_named(app_url):
+    event, payload = raw_call(app_url, "sentiment", {"data": ["A fine day."]}, version="")
+    assert event == "error" and "/sentiment takes 2 values (text, model_id); got 1" in str(payload), payload
+
+
+def test_a_label_that_is_only_braces_is_named(client):
+    with pytest.raises(AppError, match="cannot be just “{}”"):
+        client.predict("The striker scored.", "{}, sports", api_name="/zero_shot")
+    scores, _ = client.predict("The striker scored.", "{x}, sports", api_name="/zero_shot")
+    assert {item["label"] for item in scores["confidences"]} == {"{x}", "sports"}
