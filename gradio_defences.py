@@ -81,25 +81,26 @@ class LoginPageWithoutApi:
         if scope["type"] != "http" or scope.get("method") not in {"GET", "HEAD"} or is_logged_in(self.blocks, scope):
             await self.app(scope, receive, send)
             return
-        start: list[dict] = []
+        page: list[dict] = []  # the start of an HTML answer, held until its body is complete
         body = bytearray()
 
-        async def hold(message: dict) -> None:
+        async def rewrite_html(message: dict) -> None:
             if message["type"] == "http.response.start":
-                start.append(message)
-            elif message["type"] == "http.response.body":
+                if not dict(message.get("headers", [])).get(b"content-type", b"").startswith(b"text/html"):
+                    await send(message)  # scripts, styles, images: passed on as they come
+                    return
+                page.append(message)
+            elif not page:
+                await send(message)
+            else:
                 body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    html = API_INFO_SCRIPT.sub(b"window.gradio_api_info = null;</script>", bytes(body))
+                    headers = [(key, value) for key, value in page[0].get("headers", []) if key != b"content-length"]
+                    await send({**page[0], "headers": [*headers, (b"content-length", str(len(html)).encode())]})
+                    await send({"type": "http.response.body", "body": html if scope["method"] == "GET" else b""})
 
-        await self.app(scope, receive, hold)
-        if not start:
-            return
-        page = bytes(body)
-        content_type = dict(start[0].get("headers", [])).get(b"content-type", b"")
-        if content_type.startswith(b"text/html"):
-            page = API_INFO_SCRIPT.sub(b"window.gradio_api_info = null;</script>", page)
-        headers = [(key, value) for key, value in start[0].get("headers", []) if key.lower() != b"content-length"]
-        await send({**start[0], "headers": [*headers, (b"content-length", str(len(page)).encode())]})
-        await send({"type": "http.response.body", "body": page if scope["method"] == "GET" else b""})
+        await self.app(scope, receive, rewrite_html)
 
 
 class FairQueue:
