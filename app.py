@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,16 +21,24 @@ import torch
 
 from demos import DEMOS, TASKS, sessions, system
 from demos.tab import Tab
+from gradio_defences import app_kwargs as defences_kwargs
+from gradio_defences import private_temp_folder
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
-from shared.limits import DEFAULT_CONCURRENCY_LIMIT, MAX_QUEUED_REQUESTS, MAX_UPLOAD_MB
+from shared.limits import (
+    DEFAULT_CONCURRENCY_LIMIT,
+    DEFAULT_MAX_QUEUED_PER_CLIENT,
+    MAX_QUEUED_REQUESTS,
+    MAX_UPLOAD_MB,
+)
 from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
 from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
 from shared.settings import BACKENDS, Settings, default_cache_dir, default_serve_config
 from shared.stand_ins import STAND_IN_SIZES
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, DEFAULT_UPLOAD_MB_PER_CLIENT, parse_networks
 
 logger = logging.getLogger("app")
 
@@ -66,6 +75,12 @@ ENVIRONMENT = {
     "ray_address": "DEMO_RAY_ADDRESS",
     "serve_config": "DEMO_SERVE_CONFIG",
     "mcp": "DEMO_MCP",
+    "trusted_proxy": "DEMO_TRUSTED_PROXIES",
+    "allowed_host": "DEMO_ALLOWED_HOSTS",
+    "allow_framing_from": "DEMO_ALLOW_FRAMING_FROM",
+    "max_queued_per_client": "DEMO_MAX_QUEUED_PER_CLIENT",
+    "upload_folder_mb": "DEMO_UPLOAD_FOLDER_MB",
+    "upload_mb_per_client": "DEMO_UPLOAD_MB_PER_CLIENT",
 }
 
 
@@ -122,6 +137,10 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
     except OSError as error:
         raise argparse.ArgumentTypeError(f"--auth-file {path}: {error.strerror}") from error
     return [parse_auth(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def comma_list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def share_warning(settings: Settings) -> str | None:
@@ -249,6 +268,54 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "extra) [DEMO_MCP=1].",
     )
     parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS_OR_NETWORK",
+        default=comma_list(env["trusted_proxy"]),
+        help="A reverse proxy in front of the app (e.g. 127.0.0.1 or 10.0.0.0/8): only its X-Forwarded-For, "
+        "-Host and -Proto headers are believed; repeatable [DEMO_TRUSTED_PROXIES=a,b].",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=comma_list(env["allowed_host"]),
+        help="A host name the app is reached by, besides IP addresses, localhost and the share link; requests "
+        "for other names are refused; repeatable [DEMO_ALLOWED_HOSTS=a,b].",
+    )
+    parser.add_argument(
+        "--allow-framing-from",
+        action="append",
+        metavar="ORIGIN",
+        default=comma_list(env["allow_framing_from"]),
+        help="A site that may show the app in a frame (https://course.example.org); by default only the app's own "
+        "pages may; repeatable [DEMO_ALLOW_FRAMING_FROM=a,b].",
+    )
+    parser.add_argument(
+        "--max-queued-per-client",
+        type=int,
+        default=from_environment("max_queued_per_client", int, DEFAULT_MAX_QUEUED_PER_CLIENT),
+        metavar="N",
+        help="Requests one browser session, script or client address may have waiting or running at once "
+        f"(default {DEFAULT_MAX_QUEUED_PER_CLIENT}); raise it when a class shares one NAT address "
+        "[DEMO_MAX_QUEUED_PER_CLIENT].",
+    )
+    parser.add_argument(
+        "--upload-folder-mb",
+        type=float,
+        default=from_environment("upload_folder_mb", float, DEFAULT_UPLOAD_FOLDER_MB),
+        metavar="MB",
+        help="Uploads and outputs kept on disk; past it the oldest files go [DEMO_UPLOAD_FOLDER_MB].",
+    )
+    parser.add_argument(
+        "--upload-mb-per-client",
+        type=float,
+        default=from_environment("upload_mb_per_client", float, DEFAULT_UPLOAD_MB_PER_CLIENT),
+        metavar="MB",
+        help="What one client address may upload in any 10 minutes; past it uploads are refused (429) "
+        "[DEMO_UPLOAD_MB_PER_CLIENT].",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
@@ -270,6 +337,12 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         except ValueError as error:
             parser.error(str(error))
         overrides[task] = model_id
+    try:
+        parse_networks(args.trusted_proxy)
+    except ValueError as error:
+        parser.error(f"--trusted-proxy: {error}")
+    if args.max_queued_per_client < 1:
+        parser.error("--max-queued-per-client must be at least 1")
     if args.auth_file is not None:
         try:
             args.auth.extend(read_auth_file(args.auth_file))
@@ -292,6 +365,12 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         backend=args.backend,
         ray_address=args.ray_address,
         serve_config=args.serve_config,
+        trusted_proxies=tuple(args.trusted_proxy),
+        allowed_hosts=tuple(args.allowed_host),
+        frame_ancestors=tuple(args.allow_framing_from),
+        max_queued_per_client=args.max_queued_per_client,
+        upload_folder_mb=args.upload_folder_mb,
+        upload_mb_per_client=args.upload_mb_per_client,
     )
 
 
@@ -376,6 +455,7 @@ def page_answers(url: str, seconds: float = 60.0) -> bool:
 def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
+    private_temp_folder()  # before Gradio builds anything: it reads the folder then
     app = build_app(runtime)
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
@@ -384,9 +464,15 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
 
 
 def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Blocks:
-    """Serve built Blocks with the production queue and launch settings."""
+    """Serve built Blocks with the production queue, launch settings and defences."""
+    app.queue(**queue_kwargs())
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=not block, **launch_kwargs(settings))
+        app.launch(
+            prevent_thread_lock=True,
+            quiet=not block,
+            app_kwargs=defences_kwargs(app, settings),
+            **launch_kwargs(settings),
+        )
     sessions.install(app)
     if block:
         app.block_thread()
@@ -435,7 +521,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         with models_on_ray(runtime):
             launch(runtime)
         return
+    # SIGTERM as Ctrl-C: Gradio closes the server and the exit handlers remove the app's temp folders.
+    signal.signal(signal.SIGTERM, stop_on_signal)
     launch(runtime)
+
+
+def stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """Load test: many `gradio_client` clients on loopback mixing every endpoint against the real app in a subprocess.
 
-`python -m benchmarks.load_test [--clients 50] [--duration 60] [--stand-ins tiny|full] [--memory-budget-mb 4096]`
+`python -m benchmarks.load_test [--clients 50] [--duration 60] [--stand-ins tiny|full] [--memory-budget-mb 4096]
+[--hostile]`
 
 It tests robustness, not speed, so it runs on tiny stand-ins by default: every request must end in a result, a
 clear "queue is full" busy error, or (for the deliberately bad requests mixed in) the intended short error; none
 lost, none hung, and the server's peak resident memory stays under the budget. It prints requests answered, errors
 by kind, p50/p95 latency per endpoint and peak memory, and exits non-zero when a target is missed.
+
+With `--hostile` the app runs with a login and trusts loopback as its proxy, each honest client logs in and comes
+from its own address (X-Forwarded-For), and one hostile address does three things at once: floods slow generations
+it never reads, uploads 5 MB files, and guesses passwords. Its refusals are counted beside the honest answers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import threading
 import time
@@ -22,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import httpx  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import QueueError  # noqa: E402
@@ -99,19 +106,27 @@ def one_request(client: Client, number: int, tally: Tally) -> None:
     tally.add(endpoint, outcome, time.perf_counter() - started, detail)
 
 
-def connect(url: str, attempts: int = 3) -> Client:
+def connect(url: str, attempts: int = 3, login: tuple[str, str] | None = None, address: str | None = None) -> Client:
+    headers = {"X-Forwarded-For": address} if address else None
     for attempt in range(attempts):
         try:
-            return Client(url, verbose=False, httpx_kwargs={"timeout": HUNG_SECONDS})
+            return Client(url, verbose=False, httpx_kwargs={"timeout": HUNG_SECONDS}, auth=login, headers=headers)
         except Exception:
             if attempt == attempts - 1:
                 raise
             time.sleep(1)
 
 
-def client_loop(url: str, index: int, tally: Tally, started: threading.Barrier, stop: threading.Event) -> None:
+def client_loop(
+    url: str,
+    index: int,
+    tally: Tally,
+    started: threading.Barrier,
+    stop: threading.Event,
+    login: tuple[str, str] | None = None,
+) -> None:
     try:
-        client = connect(url)
+        client = connect(url, login=login, address=f"198.51.100.{index + 1}" if login else None)
     except Exception as error:
         tally.add("(connect)", "unexpected error", 0.0, repr(error))
         return
@@ -123,6 +138,45 @@ def client_loop(url: str, index: int, tally: Tally, started: threading.Barrier, 
         number += 7  # each client walks through every endpoint and bad request, out of step with the others
 
 
+HOSTILE_ADDRESS = "203.0.113.66"
+
+
+def hostile_client(url: str, login: tuple[str, str], tally: Tally, stop: threading.Event) -> list[threading.Thread]:
+    """One address doing three things at once, each at most ten times a second: posting slow generations it never
+    reads, uploading 5 MB files, guessing the password. Outcomes are counted by HTTP status."""
+    api = f"{url}gradio_api"
+    headers = {"X-Forwarded-For": HOSTILE_ADDRESS}
+    with httpx.Client(timeout=60) as http:
+        cookies = http.post(f"{url}login", data={"username": login[0], "password": login[1]}, headers=headers).cookies
+    junk = b"\x89PNG\r\n\x1a\n" + os.urandom(5 * 2**20)
+
+    def flood(http: httpx.Client) -> int:
+        body = {"prompt": "Once upon a time", "max_new_tokens": 512}
+        return http.post(f"{api}/call/v2/generate", json=body).status_code
+
+    def upload(http: httpx.Client) -> int:
+        return http.post(f"{api}/upload", files={"files": ("x.png", junk)}).status_code
+
+    def guess(http: httpx.Client) -> int:
+        return http.post(f"{url}login", data={"username": login[0], "password": secrets.token_hex(4)}).status_code
+
+    def repeat(name: str, attempt) -> None:
+        with httpx.Client(timeout=60, headers=headers, cookies=cookies) as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                try:
+                    outcome = str(attempt(http))
+                except httpx.HTTPError as error:
+                    outcome = type(error).__name__
+                tally.add(f"hostile {name}", outcome, time.perf_counter() - started)
+                time.sleep(0.1)
+
+    return [
+        threading.Thread(target=repeat, args=(name, attempt), daemon=True)
+        for name, attempt in [("unread generations", flood), ("5 MB uploads", upload), ("password guesses", guess)]
+    ]
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -131,9 +185,13 @@ def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
 
-def run(clients: int, duration: float, stand_ins: str, cache_dir: Path, budget_mb: float) -> dict:
-    with app_server(stand_ins, cache_dir, name="load-test") as server:
-        warm = Client(server.url, verbose=False)
+def run(
+    clients: int, duration: float, stand_ins: str, cache_dir: Path, budget_mb: float, hostile: bool = False
+) -> dict:
+    login = ("teacher", secrets.token_urlsafe(12)) if hostile else None
+    extra = ["--auth", ":".join(login), "--trusted-proxy", "127.0.0.1"] if login else []
+    with app_server(stand_ins, cache_dir, extra=extra, name="load-test") as server:
+        warm = Client(server.url, verbose=False, auth=login)
         for endpoint, fields in GOOD:  # load every model before the clock starts
             if "image" in fields:
                 fields = {**fields, "image": handle_file(fields["image"])}
@@ -142,21 +200,32 @@ def run(clients: int, duration: float, stand_ins: str, cache_dir: Path, budget_m
         tally = Tally()
         started, stop = threading.Barrier(clients + 1), threading.Event()
         threads = [
-            threading.Thread(target=client_loop, args=(server.url, index, tally, started, stop), daemon=True)
+            threading.Thread(target=client_loop, args=(server.url, index, tally, started, stop, login), daemon=True)
             for index in range(clients)
         ]
         for thread in threads:
             thread.start()
         started.wait()  # every client connected: the clock starts
+        hostile_threads = hostile_client(server.url, login, tally, stop) if login else []
+        for thread in hostile_threads:
+            thread.start()
         began = time.monotonic()
         time.sleep(duration)
         stop.set()  # each client stops after the request it has in flight
-        for thread in threads:
+        for thread in threads + hostile_threads:
             thread.join(HUNG_SECONDS + duration + 60)
         elapsed = time.monotonic() - began
         still_running = sum(thread.is_alive() for thread in threads)
-        after = Client(server.url, verbose=False).predict("Still up?", api_name="/sentiment")
+        after = Client(server.url, verbose=False, auth=login).predict("Still up?", api_name="/sentiment")
         memory = server.memory_mb()
+    hostile_counts = {
+        endpoint: dict(counts) for endpoint, counts in tally.by_endpoint.items() if endpoint.startswith("hostile")
+    }
+    for endpoint in hostile_counts:
+        del tally.by_endpoint[endpoint]
+        for outcome, count in hostile_counts[endpoint].items():
+            tally.outcomes[outcome] -= count
+    tally.outcomes = +tally.outcomes
     total = sum(tally.outcomes.values())
     endpoints = {}
     for endpoint, counts in sorted(tally.by_endpoint.items()):
@@ -182,6 +251,10 @@ def run(clients: int, duration: float, stand_ins: str, cache_dir: Path, budget_m
         "clients_still_running": still_running,
         "served_after": "Served by" in str(after),
         "unexpected": tally.unexpected,
+        "hostile": hostile_counts,
+        "answered_share_of_good_requests": round(
+            tally.outcomes["answered"] / max(1, total - tally.outcomes["refused as intended"]), 3
+        ),
     }
 
 
@@ -193,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where stand-ins are built")
     parser.add_argument("--memory-budget-mb", type=float, default=4096, help="peak server RSS allowed (4096)")
     parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--hostile", action="store_true", help="add one hostile client (see above)")
     args = parser.parse_args(argv)
-    figures = run(args.clients, args.duration, args.stand_ins, args.cache_dir, args.memory_budget_mb)
+    figures = run(args.clients, args.duration, args.stand_ins, args.cache_dir, args.memory_budget_mb, args.hostile)
     print(json.dumps(figures, indent=2))
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

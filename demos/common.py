@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from shared.backends import ModelRequest, ServedModel
 from shared.bundled import bundled_directory
 from shared.errors import UserError
-from shared.limits import MAX_IMAGE_PIXELS
+from shared.limits import MAX_IMAGE_ASPECT_RATIO, MAX_IMAGE_PIXELS
 from shared.loading import Loader
 from shared.model_cache import LoadedModel
 from shared.model_choices import ModelChoice, pick_choice
@@ -166,6 +166,28 @@ def check_image_pixels(width: int, height: int) -> None:
         )
 
 
+def check_image_shape(width: int, height: int) -> None:
+    short, long = sorted((width, height))
+    if long > MAX_IMAGE_ASPECT_RATIO * short:
+        raise UserError(
+            f"The image is {width}×{height} pixels, a strip rather than a photo; one side may be at most "
+            f"{MAX_IMAGE_ASPECT_RATIO} times the other. Crop it and upload it again."
+        )
+
+
+# Formats whose size Pillow reads from the header without decoding pixels (an ICO, for one, is decoded on opening).
+HEADER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+NOT_AN_IMAGE = "That file is not an image this app can read. Upload a JPEG, PNG or WebP photo."
+
+
+def check_image_header(path: str) -> None:
+    """Refuse a file that is not a photo in a format read from its header, or whose size or shape is out of bounds,
+    before any pixel is decoded."""
+    with Image.open(path, formats=HEADER_FORMATS) as header:
+        check_image_pixels(header.width, header.height)
+        check_image_shape(header.width, header.height)
+
+
 NOT_UPLOADED = "Send the image file itself: this app reads uploaded files only and never fetches URLs or paths."
 
 
@@ -177,8 +199,8 @@ def is_upload(payload: Any) -> bool:
 
 
 def photo_upload(**image_kwargs: Any) -> gr.Image:
-    """`gr.Image` that answers a file it cannot read, or one with too many pixels, with a short `gr.Error` (plain
-    `gr.Image` fails with a server error), and checks the pixel count from the header before decoding anything.
+    """`gr.Image` that answers a file it cannot read, one with too many pixels or a thin strip, with a short
+    `gr.Error` (plain `gr.Image` fails with a server error), checked from the header before decoding anything.
     It reads uploaded files only: a URL or a server path sent as the image is refused, never fetched or read."""
     image = gr.Image(**image_kwargs)
     decode = image.preprocess
@@ -189,8 +211,7 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
             raise gr.Error(NOT_UPLOADED)
         try:
             if payload is not None:
-                with Image.open(payload.path) as header:
-                    check_image_pixels(header.width, header.height)
+                check_image_header(payload.path)
             decoded = decode(payload)
             if isinstance(decoded, Image.Image):
                 decoded.load()  # a truncated file fails here, with the message below, not later in the model code
@@ -203,7 +224,7 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
                 "again."
             ) from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise gr.Error("That file is not an image this app can read. Upload a JPEG, PNG or WebP photo.") from error
+            raise gr.Error(NOT_AN_IMAGE) from error
 
     image.preprocess = preprocess
 

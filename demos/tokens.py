@@ -206,6 +206,9 @@ def comparison_row(model_id: str, tokenization: dict[str, Any]) -> list:
     ]
 
 
+MAX_ID_DIGITS = 12  # no vocabulary comes near a trillion tokens
+
+
 def parse_token_ids(text: str | None) -> list[int]:
     """Ids as typed or pasted: `101, 7592, 102`, `[101 7592 102]`, one per line, or a tensor's printout."""
     text = text or ""
@@ -222,6 +225,8 @@ def parse_token_ids(text: str | None) -> list[int]:
             raise UserError(
                 f"“{piece[:20]}” is not a token id: ids are whole numbers like 7592, separated by commas or spaces."
             )
+        if len(piece.lstrip("+-")) > MAX_ID_DIGITS:  # Python refuses to read 4,300 digits or more as an int
+            raise UserError(f"Token id “{piece[:20]}…” has {len(piece):,} digits; ids have at most {MAX_ID_DIGITS}.")
         if int(piece) < 0:
             raise UserError(f"Token id {piece} is negative; ids count from 0.")
         ids.append(int(piece))

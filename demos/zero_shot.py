@@ -44,6 +44,8 @@ def parse_candidate_labels(text: str) -> list[str]:
     too_long = next((label for label in labels if len(label) > MAX_LABEL_CHARS), None)
     if too_long is not None:
         raise UserError(f"The label “{too_long[:30]}…” is longer than {MAX_LABEL_CHARS} characters. Shorten it.")
+    if "{}" in labels:  # the pipeline would read the hypothesis "This example is {}." as an unfilled template
+        raise UserError("A candidate label cannot be just “{}”: write the label in words.")
     return labels
 
 

@@ -35,6 +35,12 @@ MAX_UPLOAD_MB = 25
 MAX_QUEUED_REQUESTS = 32
 # Requests of one event running at once unless the event sets its own limit.
 DEFAULT_CONCURRENCY_LIMIT = 2
+# Fairness (gradio_defences.FairQueue): places in the queue, waiting or running, one browser session or one client
+# address may hold across all endpoints (--max-queued-per-client; loopback clients are told apart by session only),
+# places one endpoint may take of MAX_QUEUED_REQUESTS, and how long a job may go without anyone reading its result.
+DEFAULT_MAX_QUEUED_PER_CLIENT = 6
+MAX_QUEUED_PER_ENDPOINT = MAX_QUEUED_REQUESTS // 2
+UNREAD_JOB_GRACE_SECONDS = 5.0
 
 
 def is_finite_number(value: object) -> bool:
@@ -99,6 +105,8 @@ MAX_ATTENTION_HEADS = 12
 
 # A photo's longest side after scaling: it bounds the model's work and the size of every mask sent back.
 MAX_IMAGE_SIDE = 1333
+# How much longer one side of a photo may be than the other: a 5000×3 strip scales to nothing.
+MAX_IMAGE_ASPECT_RATIO = 20
 
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------

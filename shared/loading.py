@@ -34,9 +34,11 @@ class PipelineLoader:
     int8_allowed: bool = False  # whether --cpu-int8 quantises this model's linear layers (text models only)
 
     def __call__(self, source: str, device: str, dtype: torch.dtype) -> Any:
-        return transformers.pipeline(
+        pipe = transformers.pipeline(
             self.pipeline_task, model=source, device=device, dtype=dtype, trust_remote_code=False
         )
+        fit_tokenizer_to_positions(pipe.model, pipe.tokenizer)
+        return pipe
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ModelLoader:
             source, dtype=dtype, trust_remote_code=False, **options
         )
         processor = getattr(transformers, self.processor_class).from_pretrained(source, trust_remote_code=False)
+        fit_tokenizer_to_positions(model, processor)
         return ModelBundle(model.to(device).eval(), processor)
 
 
@@ -83,6 +86,16 @@ def max_input_tokens(model: Any, tokenizer: Any) -> int | None:
         positions -= padding_idx + 1  # RoBERTa counts positions from padding_idx + 1
     limits = [limit for limit in (positions, getattr(tokenizer, "model_max_length", None)) if limit]
     return int(min(limits)) if limits else None
+
+
+def fit_tokenizer_to_positions(model: Any, tokenizer: Any) -> None:
+    """Make the tokenizer's `model_max_length` what the model can read, so that every `truncation=True` (in a
+    pipeline or a tab) cuts there: a tokenizer without a real maximum (1e30) would otherwise pass inputs longer than
+    the position table, which fails with an index error, or (relative positions) runs for minutes."""
+    if tokenizer is None or not hasattr(tokenizer, "model_max_length"):
+        return  # an image processor, or a pipeline without a tokenizer
+    if (limit := max_input_tokens(model, tokenizer)) is not None:
+        tokenizer.model_max_length = limit
 
 
 def torch_module_of(loaded: Any) -> torch.nn.Module | None:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT
 from shared.stand_ins import StandInSize
+from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, DEFAULT_UPLOAD_MB_PER_CLIENT
 
 BACKENDS = ("in-process", "ray")
 Backend = Literal["in-process", "ray"]
@@ -38,6 +40,12 @@ class Settings:
     backend: Backend = "in-process"  # where the model work runs: here, or on Ray Serve replicas
     ray_address: str | None = None  # the Ray cluster to join; None starts a private one on this machine
     serve_config: Path = field(default_factory=default_serve_config)  # the Serve applications for --backend ray
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Host/-Proto are believed
+    allowed_hosts: tuple[str, ...] = ()  # host names served besides IP addresses and localhost
+    frame_ancestors: tuple[str, ...] = ()  # origins that may show the app in a frame, besides the app itself
+    max_queued_per_client: int = DEFAULT_MAX_QUEUED_PER_CLIENT
+    upload_folder_mb: float = DEFAULT_UPLOAD_FOLDER_MB  # uploads and outputs kept; the oldest go first
+    upload_mb_per_client: float = DEFAULT_UPLOAD_MB_PER_CLIENT  # per client address in any 10 minutes
 
     @property
     def max_memory_bytes(self) -> int | None:

@@ -27,7 +27,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_settings(cache_dir) -> Settings:
-    return stand_in_settings(cache_dir)
+    # Tests send a dozen requests at once from one gradio_client session; fairness has its own app and tests.
+    return stand_in_settings(cache_dir, max_queued_per_client=64)
 
 
 @pytest.fixture(scope="session")

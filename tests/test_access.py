@@ -3,6 +3,8 @@ without auth warns; visitors can only pick allowlisted models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from gradio_client import Client
@@ -16,9 +18,21 @@ LOGIN = ("ada", "correct horse battery staple")
 
 
 @pytest.fixture(scope="module")
-def protected_url(cache_dir):
-    """A second app, with a login, sharing the session's stand-ins."""
-    with served(Runtime(stand_in_settings(cache_dir, auth=(LOGIN,)))) as (url, _):
+def local_model_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("private-model-folder-x7q")
+
+
+@pytest.fixture(scope="module")
+def protected_url(cache_dir, local_model_dir):
+    """A second app, with a login, sharing the session's stand-ins; a local model directory on the fill-mask
+    allowlist, and loopback trusted as a proxy so that tests can pose as other clients with X-Forwarded-For."""
+    settings = stand_in_settings(
+        cache_dir,
+        auth=(LOGIN,),
+        model_overrides={"fill_mask": str(local_model_dir)},
+        trusted_proxies=("127.0.0.1",),
+    )
+    with served(Runtime(settings)) as (url, _):
         yield url
 
 
@@ -56,6 +70,47 @@ def test_the_page_gets_no_app_config_without_a_login(protected_url):
     login = httpx.post(f"{protected_url}login", data={"username": LOGIN[0], "password": LOGIN[1]}, timeout=30)
     assert login.status_code == 200
     assert httpx.get(f"{protected_url}config", cookies=login.cookies, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("route", ["", "gradio_api/runs", "?view=api", "gradio_api/runs/"])
+def test_nothing_about_the_api_or_the_models_is_shown_before_login(protected_url, local_model_dir, route):
+    page = httpx.get(protected_url + route, timeout=30)
+    assert page.status_code in {200, 401, 404}
+    for secret in [str(local_model_dir), local_model_dir.name, "sentiment", "candidate_labels", "max_new_tokens"]:
+        assert secret not in page.text, f"{secret!r} is on the page before login"
+    assert "window.gradio_api_info = null" in page.text or page.status_code != 200
+
+
+@pytest.mark.parametrize("route", ["openapi.json", "docs", "redoc", "gradio_api/openapi.json", "gradio_api/info"])
+def test_no_route_lists_the_api_before_login(protected_url, route):
+    response = httpx.get(protected_url + route, timeout=30)
+    assert response.status_code in {401, 404}, response.text[:200]
+    assert "/gradio_api/" not in response.text and "sentiment" not in response.text
+
+
+def test_after_login_the_page_describes_the_api(protected_url, local_model_dir):
+    login = httpx.post(f"{protected_url}login", data={"username": LOGIN[0], "password": LOGIN[1]}, timeout=30)
+    page = httpx.get(protected_url, cookies=login.cookies, timeout=30)
+    assert '"/sentiment"' in page.text and local_model_dir.name in page.text
+
+
+def test_failed_logins_are_throttled_per_client_and_the_lockout_is_logged(protected_url, caplog):
+    guesser = {"X-Forwarded-For": "203.0.113.66"}
+    statuses = [
+        httpx.post(
+            f"{protected_url}login", data={"username": "ada", "password": f"guess{n}"}, headers=guesser
+        ).status_code
+        for n in range(8)
+    ]
+    assert statuses[:5] == [400] * 5 and set(statuses[5:]) == {429}
+    locked = httpx.post(f"{protected_url}login", data={"username": LOGIN[0], "password": LOGIN[1]}, headers=guesser)
+    assert locked.status_code == 429, "the right password is not even checked during a lockout"
+    assert 0 < int(locked.headers["Retry-After"]) <= 30 and "try again in" in locked.text
+    assert any("Login locked for 203.0.113.66" in record.getMessage() for record in caplog.records)
+    # Another client logs in meanwhile.
+    other = {"X-Forwarded-For": "198.51.100.5"}
+    login = httpx.post(f"{protected_url}login", data={"username": LOGIN[0], "password": LOGIN[1]}, headers=other)
+    assert login.status_code == 200
 
 
 def test_a_client_with_the_login_is_served(protected_url):

@@ -4,18 +4,22 @@ lists these cases; their ids here are the ids there."""
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from demos import segment
+from demos import common, segment
 from shared.limits import (
     MAX_CANDIDATE_LABELS,
+    MAX_IMAGE_ASPECT_RATIO,
     MAX_IMAGE_PIXELS,
     MAX_LABEL_CHARS,
     MAX_NEW_TOKENS,
@@ -26,9 +30,14 @@ from shared.limits import (
 )
 
 OK = None  # expected outcome: a valid answer, not an error
+UPLOAD_REFUSED = 415  # expected outcome: the server refuses the file at upload, before any tab sees it
 CONTROL = "good \x00film\x07 with \x1b[31mcolour\x1b[0m,\ttabs\r\nand\u200b zero\u202ewidth \ufeffmarks"
 MIXED = "Great film! 素晴らしい映画。 Фильм отличный. فيلم رائع 😀 ｆｕｌｌｗｉｄｔｈ"
 HUGE = "word " * 40_000  # 200,000 characters
+# Under the character limits, but more tokens than the stand-ins' position tables hold (their tokenizers' own
+# `model_max_length` is 1e30, as for Hub tokenizers without one): every encoder must truncate to its positions.
+LONG_WORDS = "word " * 3000
+CJK = "素晴らしい映画でした。" * 60
 PHOTO = str(segment.EXAMPLE_PHOTOS[1])
 
 GOOD_REQUESTS = {
@@ -70,6 +79,11 @@ def images(tmp_path_factory) -> dict[str, Path]:
     paths["truncated.jpg"].write_bytes(whole[: len(whole) // 2])
     paths["corrupt.png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     Image.new("RGB", (1, 1), "red").save(paths["one_pixel.png"])
+    for name, size in {"thin.png": (5000, 3), "narrow.png": (2, 1400)}.items():
+        paths[name] = folder / name
+        Image.new("RGB", size, "white").save(paths[name])
+    paths["tall.png"] = folder / "tall.png"
+    paths["tall.png"].write_bytes(png_bomb(1, 40_000_000))
     paths["bomb.png"] = folder / "bomb.png"
     paths["bomb.png"].write_bytes(png_bomb(20_000, 20_000))
     for name, image in {
@@ -95,11 +109,15 @@ TEXT_CASES = [
     ("/sentiment", "whitespace", dict(text=" \n\t \u3000"), "Type some text"),
     ("/sentiment", "200k-chars", dict(text=HUGE), f"limit is {MAX_TEXT_CHARS:,}"),
     ("/sentiment", "65-lines", dict(text="ok\n" * 65), f"limit is {MAX_SENTIMENT_LINES}"),
+    ("/sentiment", "3000-words", dict(text=LONG_WORDS), OK),
+    ("/sentiment", "600-cjk-chars", dict(text=CJK), OK),
     ("/sentiment", "control-chars", dict(text=CONTROL), OK),
     ("/sentiment", "mixed-scripts", dict(text=MIXED), OK),
     ("/sentiment", "model-not-allowed", dict(text="ok", model_id="evil/model"), "not in the list of choices"),
     ("/zero_shot", "empty-text", dict(text="  ", candidate_labels="a, b"), "Type the text"),
     ("/zero_shot", "200k-chars", dict(text=HUGE, candidate_labels="a, b"), f"limit is {MAX_TEXT_CHARS:,}"),
+    ("/zero_shot", "3000-words", dict(text=LONG_WORDS, candidate_labels="a, b"), OK),
+    ("/zero_shot", "600-cjk-chars", dict(text=CJK, candidate_labels="a, b"), OK),
     ("/zero_shot", "control-chars", dict(text=CONTROL, candidate_labels="film, \x00tab\t"), OK),
     ("/zero_shot", "mixed-scripts", dict(text=MIXED, candidate_labels="映画, фильм, 😀"), OK),
     ("/zero_shot", "zero-labels", dict(text="x", candidate_labels=""), "at least one candidate label"),
@@ -130,6 +148,7 @@ TEXT_CASES = [
     ("/qa", "both-empty", dict(context="", question=""), "Paste the context"),
     ("/qa", "200k-context", dict(context=HUGE, question="Where?"), f"limit is {MAX_QA_CONTEXT_CHARS:,}"),
     ("/qa", "long-question", dict(context="x", question="why " * 300), f"limit is {MAX_QA_QUESTION_CHARS:,}"),
+    ("/qa", "3000-words", dict(context=LONG_WORDS, question="Which word?"), OK),
     ("/qa", "control-chars", dict(context=CONTROL, question="What\x00 film?"), OK),
     ("/qa", "mixed-scripts", dict(context=MIXED, question="映画は？"), OK),
     ("/qa", "top-k-0", dict(context="x", question="y", top_k=0), "less than minimum value 1"),
@@ -163,6 +182,7 @@ TEXT_CASES = [
     ("/decode_ids", "not-numbers", dict(ids="7, seven"), "seven"),
     ("/decode_ids", "negative-id", dict(ids="-1"), "-1"),
     ("/decode_ids", "id-past-vocabulary", dict(ids="99999999"), "99999999"),
+    ("/decode_ids", "4300-digit-id", dict(ids="9" * 4300), "has 4,300 digits"),
     ("/fill_mask", "no-mask", dict(text="The boys are shy."), "Put \\[MASK\\]"),
     ("/fill_mask", "two-masks", dict(text="The [MASK] are [MASK]."), "2 blanks"),
     ("/fill_mask", "200k-chars", dict(text=HUGE + "[MASK]"), "limit is|at most"),
@@ -182,11 +202,14 @@ TEXT_CASES = [
 
 IMAGE_CASES = [
     ("no-image", None, "Upload an image"),
-    ("text-file", "text.png", "not an image this app can read"),
+    ("text-file", "text.png", UPLOAD_REFUSED),
     ("truncated-jpeg", "truncated.jpg", "not an image this app can read"),
     ("corrupt-png", "corrupt.png", "not an image this app can read"),
-    ("svg", "drawing.svg", "not an image this app can read|SVG"),
+    ("svg", "drawing.svg", UPLOAD_REFUSED),
     ("20000x20000", "bomb.png", f"{MAX_IMAGE_PIXELS:,} pixels, the limit"),
+    ("5000x3", "thin.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
+    ("2x1400", "narrow.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
+    ("1x40000000", "tall.png", f"one side may be at most {MAX_IMAGE_ASPECT_RATIO} times"),
     ("1x1", "one_pixel.png", OK),
     ("grayscale", "grayscale.png", OK),
     ("palette", "palette.png", OK),
@@ -208,10 +231,14 @@ def call(client, endpoint: str, fields: dict):
     return client.predict(**{**GOOD_REQUESTS[endpoint], **fields}, api_name=endpoint)
 
 
-def check(client, endpoint: str, fields: dict, expected: str | None) -> None:
+def check(client, endpoint: str, fields: dict, expected: str | int | None) -> None:
     if expected is OK:
         result = call(client, endpoint, fields)
         assert "Served by" in status_of(result)
+    elif expected == UPLOAD_REFUSED:
+        with pytest.raises(httpx.HTTPStatusError) as error:
+            call(client, endpoint, fields)
+        assert error.value.response.status_code == UPLOAD_REFUSED
     else:
         with pytest.raises(AppError, match=expected) as error:
             call(client, endpoint, fields)
@@ -245,3 +272,77 @@ def test_a_one_pixel_image_gives_the_same_size_masks(client, images):
     annotated, *_ = client.predict(handle_file(str(images["one_pixel.png"])), 0.0, 0.0, api_name="/segment")
     with Image.open(annotated["image"]) as shown:
         assert shown.size == (1, 1)
+
+
+def test_an_icon_file_is_refused_before_it_is_decoded(tmp_path):
+    """ICO is decoded on opening (a 560 KB ICO can hold a 12000×12000 PNG): refused from its header, like every
+    format whose size cannot be read first. (The upload route refuses ICO already; this is the tab's own check.)"""
+    icon = tmp_path / "icon.ico"
+    Image.new("RGB", (16, 16), "red").save(icon, format="ICO")
+    with pytest.raises(UnidentifiedImageError):
+        common.check_image_header(str(icon))
+
+
+def raw_call(app_url: str, api_name: str, body: dict, version: str = "v2/") -> tuple[str | None, object]:
+    """Post `body` as JSON written by hand (a lone surrogate survives only as a `\\ud800` escape; gradio_client
+    cannot send it) and return the final event of the job's stream and its data."""
+    with httpx.Client(base_url=f"{app_url}gradio_api", timeout=60) as http:
+        posted = http.post(
+            f"/call/{version}{api_name}", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        assert posted.status_code == 200, posted.text
+        event, payload = None, None
+        with http.stream("GET", f"/call/{api_name}/{posted.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:"):
+                    payload = json.loads(line.removeprefix("data:").strip() or "null")
+                    if event in {"complete", "error"}:
+                        break
+    return event, payload
+
+
+# (endpoint, case id, fields sent by name over the REST API, the message the error must match)
+RAW_CASES = [
+    ("sentiment", "lone-surrogate", dict(text="good \ud800 film"), "text holds a lone UTF-16 surrogate"),
+    ("zero_shot", "lone-surrogate-label", dict(candidate_labels="\udfff, b"), "candidate_labels holds a lone"),
+    ("qa", "lone-surrogate-question", dict(question="Where\udc00?"), "question holds a lone"),
+    ("sentiment", "null-text", dict(text=None), "text must be text; got null"),
+    ("generate", "null-prompt", dict(prompt=None), "prompt must be text; got null"),
+    ("generate", "slider-null", dict(max_new_tokens=None), "max_new_tokens must be a number; got null"),
+    ("generate", "slider-string", dict(max_new_tokens="many"), "max_new_tokens must be a number; got 'many'"),
+    ("generate", "slider-list", dict(temperature=[1]), "temperature must be a number; got a list"),
+    ("generate", "slider-dict", dict(top_p={}), "top_p must be a number; got an object"),
+    ("zero_shot", "checkbox-string", dict(multi_label="yes"), "multi_label must be true or false; got 'yes'"),
+    ("tokens", "checkbox-group-string", dict(model_ids="gpt2"), "model_ids must be a list of choices"),
+    ("tokens", "checkbox-group-null", dict(model_ids=None), "model_ids must be a list of choices; got null"),
+    ("tokens", "checkbox-group-dict", dict(model_ids={"a": 1}), "model_ids must be a list of choices"),
+]
+
+
+def good_fields(api_name: str) -> dict:
+    return {name: value for name, value in GOOD_REQUESTS[f"/{api_name}"].items() if name != "image"}
+
+
+@pytest.mark.parametrize(
+    ("api_name", "fields", "expected"),
+    [(c[0], c[2], c[3]) for c in RAW_CASES],
+    ids=[f"{c[0]}-{c[1]}" for c in RAW_CASES],
+)
+def test_values_of_the_wrong_kind_are_named_with_what_they_must_be(app_url, client, api_name, fields, expected):
+    event, payload = raw_call(app_url, api_name, {**good_fields(api_name), **fields})
+    assert event == "error" and re.search(expected, str(payload)), payload
+    assert "Served by" in status_of(call(client, f"/{api_name}", {}))
+
+
+def test_too_few_values_are_counted_and_named(app_url):
+    event, payload = raw_call(app_url, "sentiment", {"data": ["A fine day."]}, version="")
+    assert event == "error" and "/sentiment takes 2 values (text, model_id); got 1" in str(payload), payload
+
+
+def test_a_label_that_is_only_braces_is_named(client):
+    with pytest.raises(AppError, match="cannot be just “{}”"):
+        client.predict("The striker scored.", "{}, sports", api_name="/zero_shot")
+    scores, _ = client.predict("The striker scored.", "{x}, sports", api_name="/zero_shot")
+    assert {item["label"] for item in scores["confidences"]} == {"{x}", "sports"}

@@ -1,0 +1,155 @@
+"""One hostile client among honest ones, against an app that trusts loopback as its proxy so that each test client can
+pose as its own address with X-Forwarded-For: unread jobs are dropped, one client holds only a few places in the
+queue, a flood of one endpoint leaves the others answering, uploads stay within a per-client budget, and framing is
+allowed to the sites the operator names. Loopback only, bounded in count and time."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from gradio_defences import UNREAD_MESSAGE
+from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
+from shared.runtime import Runtime
+from tests.helpers import served, stand_in_settings
+
+COURSE = "https://course.example.org"
+SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
+
+
+@pytest.fixture(scope="module")
+def proxied_url(cache_dir):
+    settings = stand_in_settings(
+        cache_dir, trusted_proxies=("127.0.0.1",), frame_ancestors=(COURSE,), upload_mb_per_client=1
+    )
+    with served(Runtime(settings)) as (url, _):
+        yield f"{url}gradio_api"
+
+
+def posing_as(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+def post(base: str, api_name: str, address: str, **kwargs) -> httpx.Response:
+    """A job posted to the REST route (`/call/v2` takes the parameters by name), its result not read."""
+    return httpx.post(f"{base}/call/v2/{api_name}", json=kwargs, headers=posing_as(address), timeout=30)
+
+
+def read(base: str, api_name: str, event_id: str, address: str, timeout: float = 60) -> tuple[str | None, object]:
+    """The final event of a job's stream ("complete" or "error") and its data."""
+    event, payload = None, None
+    with httpx.stream(
+        "GET", f"{base}/call/{api_name}/{event_id}", headers=posing_as(address), timeout=timeout
+    ) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                payload = json.loads(line.removeprefix("data:").strip() or "null")
+                if event in {"complete", "error"}:
+                    break
+    return event, payload
+
+
+def answered(base: str, api_name: str, address: str, **kwargs) -> bool:
+    response = post(base, api_name, address, **kwargs)
+    if response.status_code != 200:
+        return False
+    event, _ = read(base, api_name, response.json()["event_id"], address)
+    return event == "complete"
+
+
+def test_a_job_nobody_reads_is_dropped_and_a_late_reader_is_told_why(proxied_url):
+    response = post(proxied_url, "sentiment", "203.0.113.1", text="I loved it.")
+    assert response.status_code == 200
+    time.sleep(UNREAD_JOB_GRACE_SECONDS + 2)
+    event, payload = read(proxied_url, "sentiment", response.json()["event_id"], "203.0.113.1", timeout=30)
+    assert event == "error" and UNREAD_MESSAGE in str(payload)
+    # A reader that comes at once is served.
+    assert answered(proxied_url, "sentiment", "203.0.113.1", text="I loved it.")
+
+
+def test_one_client_holds_only_a_few_places_and_gets_them_back_when_its_jobs_are_dropped(proxied_url):
+    hostile = "203.0.113.2"
+    responses = [
+        post(proxied_url, "generate", hostile, **SLOW_GENERATION) for _ in range(DEFAULT_MAX_QUEUED_PER_CLIENT + 3)
+    ]
+    statuses = [response.status_code for response in responses]
+    assert statuses == [200] * DEFAULT_MAX_QUEUED_PER_CLIENT + [429] * 3
+    refusal = responses[-1]
+    assert "waiting or running" in refusal.text and int(refusal.headers["Retry-After"]) > 0
+    # Another client, and other endpoints, are served meanwhile.
+    assert answered(proxied_url, "sentiment", "198.51.100.2", text="A fine day.")
+    deadline = time.monotonic() + UNREAD_JOB_GRACE_SECONDS * 3
+    while post(proxied_url, "system", hostile).status_code != 200:
+        assert time.monotonic() < deadline, "the unread jobs kept their places"
+        time.sleep(0.5)
+
+
+def test_a_flood_of_unread_jobs_from_many_addresses_leaves_honest_clients_answered(proxied_url):
+    """Twelve hostile addresses keep posting slow generations they never read (four threads, at most 200 posts)
+    while an honest client classifies six texts: the generation queue stops at its share, the honest client is
+    answered."""
+    refused: list[int] = []
+    accepted: list[str] = []
+    stop = threading.Event()
+
+    def flood(thread: int) -> None:
+        for count in range(50):
+            if stop.is_set():
+                return
+            response = post(proxied_url, "generate", f"203.0.113.{100 + (thread * 50 + count) % 12}", **SLOW_GENERATION)
+            (accepted if response.status_code == 200 else refused).append(response.status_code)
+
+    flooders = [threading.Thread(target=flood, args=(thread,)) for thread in range(4)]
+    for flooder in flooders:
+        flooder.start()
+    honest = []
+    try:
+        time.sleep(1.0)  # let the flood fill what it can
+        for turn in range(6):
+            api_name, fields = (
+                ("sentiment", {"text": "A fine day."})
+                if turn % 2
+                else ("zero_shot", {"text": "The striker scored.", "candidate_labels": "sports, politics"})
+            )
+            honest.append(answered(proxied_url, api_name, "198.51.100.7", **fields))
+    finally:
+        stop.set()
+        for flooder in flooders:
+            flooder.join(timeout=60)
+    assert sum(honest) >= 5, (
+        f"honest answered {sum(honest)} of {len(honest)} while the flood had {len(accepted)} accepted"
+    )
+    assert set(refused) <= {429, 503}
+
+
+def test_the_generation_queue_takes_at_most_its_share(proxied_url):
+    statuses = [post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION) for n in range(24)]
+    refused = [response for response in statuses if response.status_code == 503]
+    assert refused and f"{MAX_QUEUED_PER_ENDPOINT} requests waiting" in refused[0].text
+    assert answered(proxied_url, "sentiment", "198.51.100.9", text="Still answering.")
+
+
+def test_uploads_stay_within_a_per_client_budget(proxied_url):
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(400 * 1024)  # the signature is what the upload check reads
+
+    def upload(address: str) -> httpx.Response:
+        files = {"files": ("p.png", picture)}
+        return httpx.post(f"{proxied_url}/upload", files=files, headers=posing_as(address), timeout=30)
+
+    assert [upload("203.0.113.60").status_code for _ in range(2)] == [200, 200]
+    refused = upload("203.0.113.60")
+    assert refused.status_code == 429 and "Upload budget spent" in refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+    assert upload("198.51.100.60").status_code == 200
+
+
+def test_framing_is_allowed_to_the_sites_the_operator_names(proxied_url):
+    page = httpx.get(proxied_url.removesuffix("gradio_api"), timeout=30)
+    assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {COURSE}"
+    assert "x-frame-options" not in page.headers
