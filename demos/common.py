@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
@@ -226,3 +227,40 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
 
     image.async_move_resource_to_block_cache = uploads_only
     return image
+
+
+# Gradio's BarPlot applies an answer's properties one by one, `sort` before `value`: an answer that changes both
+# redraws the chart from the previous data. And a data-only answer keeps the old spec: the old x order and legend.
+# So an answer sends the data alone, in the order it is to be drawn, and `drawn_in_data_order` then sends the order
+# alone: the chart redraws once, from the data it holds by then.
+
+
+def bar_plot(columns: dict[str, str], **kwargs: Any) -> gr.BarPlot:
+    """A `gr.BarPlot` that starts with no bars (`columns`: name -> dtype), so that it is drawn before its first
+    answer comes and every answer goes through the same one redraw."""
+    empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+    return gr.BarPlot(value=empty, **kwargs)
+
+
+def bar_order(x: str, plot: Any) -> Any:
+    """The `sort` that draws `plot`'s bars in the order of its rows (x values `x`)."""
+    if not plot or not plot.get("data"):
+        return gr.skip()
+    column = plot["columns"].index(x)
+    return gr.BarPlot(sort=list(dict.fromkeys(row[column] for row in plot["data"])))
+
+
+def drawn_in_data_order(event: Any, chart: gr.BarPlot) -> Any:
+    """After `event` answered with `chart`'s data, redraw the chart with its bars in the order of the data."""
+
+    def redraw_in_data_order(plot: Any) -> Any:
+        return bar_order(chart.x, plot)
+
+    return event.success(
+        redraw_in_data_order,
+        inputs=chart,
+        outputs=chart,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
