@@ -40,7 +40,16 @@ HEADER = (
     "how text becomes tokens, how a model fills a blank, what embeddings and attention look like, and how the "
     "sampling settings reshape the next-token odds. Every tab is also an API endpoint for `gradio_client`."
 )
-CSS = ".stand-in-banner { border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px; background: #fffbeb; }"
+# Theme variables only (plus an amber tint mixed into the theme's own background), so that every custom element reads
+# in the light and the dark theme alike.
+CSS = """
+.stand-in-banner, .offline-banner {
+    border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px;
+    background: color-mix(in srgb, #f59e0b 14%, var(--background-fill-primary));
+}
+.stand-in-banner .stand-in-banner, .offline-banner .offline-banner { border: none; padding: 0; background: none; }
+.stand-in-banner *, .offline-banner * { color: var(--body-text-color); }
+"""
 
 # flag -> environment variable that gives its default
 ENVIRONMENT = {
@@ -205,7 +214,9 @@ def build_app(runtime: Runtime) -> gr.Blocks:
     # delete_cache: Gradio's copies of uploads and outputs older than an hour are removed every hour.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        # Wrapped onto a second row when the window is narrow, instead of hidden behind Gradio's "⋯" menu: every tab
+        # is one click away on a laptop and on a phone.
+        with gr.Tabs(overflow_behavior="wrap"):
             for demo in DEMOS:
                 with gr.Tab(demo.title, id=demo.task):
                     demo.build_tab(Tab(demo, runtime))
