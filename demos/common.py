@@ -40,17 +40,29 @@ STAND_IN_WARNING = (
 
 
 def internal_error(fn_name: str) -> gr.Error:
-    return gr.Error(f"Something went wrong on the server in {fn_name}; it has been logged. Try again.")
+    return gr.Error(
+        f"Something went wrong on the server in {fn_name}; it has been logged. Try again.", print_exception=False
+    )
+
+
+def shown_error(message: str) -> gr.Error:
+    """A `gr.Error` for something the visitor can fix: Gradio shows it, and does not print its traceback."""
+    return gr.Error(message, print_exception=False)
 
 
 @contextmanager
 def shown_as_gr_errors(fn_name: str) -> Iterator[None]:
+    """Errors the visitor can fix leave one log line; anything else leaves its traceback, once (Gradio would print
+    every error's traceback, chained to what caused it, unless told not to)."""
     try:
         yield
-    except gr.Error:
+    except gr.Error as error:
+        error.print_exception = False
+        logger.info("%s refused a request: %s", fn_name, error.message)
         raise
     except UserError as error:
-        raise gr.Error(str(error)) from error
+        logger.info("%s refused a request: %s", fn_name, error)
+        raise shown_error(str(error)) from None
     except Exception as error:
         logger.exception("Unexpected error in %s", fn_name)
         raise internal_error(fn_name) from error
@@ -194,7 +206,7 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
     # An instance attribute rather than a subclass: Gradio writes a .pyi stub beside every Component subclass.
     def preprocess(payload: Any) -> Any:
         if payload is not None and not is_upload(payload):
-            raise gr.Error(NOT_UPLOADED)
+            raise shown_error(NOT_UPLOADED)
         try:
             if payload is not None:
                 with Image.open(payload.path) as header:
@@ -204,14 +216,16 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
                 decoded.load()  # a truncated file fails here, with the message below, not later in the model code
             return decoded
         except UserError as error:
-            raise gr.Error(str(error)) from error
-        except Image.DecompressionBombError as error:  # PIL refuses to even open images far past our limit
-            raise gr.Error(
+            raise shown_error(str(error)) from None
+        except Image.DecompressionBombError:  # PIL refuses to even open images far past our limit
+            raise shown_error(
                 f"The image has far more than {MAX_IMAGE_PIXELS:,} pixels, the limit. Scale it down and upload it "
                 "again."
-            ) from error
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise gr.Error("That file is not an image this app can read. Upload a JPEG, PNG or WebP photo.") from error
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise shown_error(
+                "That file is not an image this app can read. Upload a JPEG, PNG or WebP photo."
+            ) from None
 
     image.preprocess = preprocess
 
@@ -222,7 +236,7 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
 
     async def uploads_only(url_or_file_path: Any) -> str | None:
         if is_http_url_like(str(url_or_file_path)):
-            raise gr.Error(NOT_UPLOADED)
+            raise shown_error(NOT_UPLOADED)
         return await fetch_or_copy(url_or_file_path)
 
     image.async_move_resource_to_block_cache = uploads_only
