@@ -6,10 +6,15 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import gradio as gr
+import gradio.networking
+import httpx
 import torch
 
 from demos import DEMOS, TASKS, system
@@ -28,9 +33,9 @@ from shared.stand_ins import STAND_IN_SIZES
 
 logger = logging.getLogger("app")
 
-# Gradio rebuilds a pandas summary of up to 10,000 past events after every request (12 ms of CPU per request on this
-# project's machine, taken from the models' two cores) for its monitoring dashboard, which this app never enables.
-# Read when the queue is created; recompute it only every million events unless the environment says otherwise.
+# Gradio rebuilds a pandas summary of up to 10,000 past events after every request, CPU taken from the models, for
+# its monitoring dashboard, which this app never enables. Read when the queue is created; recompute it only every
+# million events unless the environment says otherwise.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
 
 TITLE = "Transformers demo suite"
@@ -69,8 +74,12 @@ ENVIRONMENT = {
 }
 
 
-def is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+def switch(text: str) -> bool:
+    """An on/off environment variable: 1, true, yes, on or 0, false, no, off (any case)."""
+    word = text.strip().lower()
+    if word not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
+        raise ValueError("expected 1, true, yes or on (or 0, false, no, off)")
+    return word in {"1", "true", "yes", "on"}
 
 
 def parse_auth(text: str) -> tuple[str, str]:
@@ -78,6 +87,31 @@ def parse_auth(text: str) -> tuple[str, str]:
     if not sep or not user or not password:
         raise argparse.ArgumentTypeError("--auth expects USER:PASS")
     return user, password
+
+
+def auth_list(text: str) -> list[tuple[str, str]]:
+    """Comma-separated USER:PASS logins, as DEMO_AUTH gives them."""
+    return [parse_auth(item) for item in text.split(",") if item.strip()]
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def decimal_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def stand_in_size(text: str) -> str:
+    if text not in STAND_IN_SIZES:
+        raise ValueError(f"expected one of {', '.join(STAND_IN_SIZES)}")
+    return text
 
 
 def read_auth_file(path: Path) -> list[tuple[str, str]]:
@@ -101,12 +135,26 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         epilog="Each flag can also be set with the environment variable named in its help.",
     )
     env = {name: environ.get(variable) for name, variable in ENVIRONMENT.items()}
+    unparsed: list[str] = []
+
+    def from_environment(name: str, parse: Callable[[str], Any], fallback: Any = None) -> Any:
+        """A flag's default from its environment variable; values that do not parse end, once every flag is added,
+        in one usage error naming each variable (exit code 2), as a bad flag does."""
+        text = env[name]
+        if not text:
+            return fallback
+        try:
+            return parse(text)
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            unparsed.append(f"{ENVIRONMENT[name]}={text!r}: {error}")
+            return fallback
+
     parser.add_argument("--host", default=env["host"] or "127.0.0.1", help="Address to serve on [DEMO_HOST].")
-    parser.add_argument("--port", type=int, default=int(env["port"] or 7860), help="Port [DEMO_PORT].")
+    parser.add_argument("--port", type=int, default=from_environment("port", integer, 7860), help="Port [DEMO_PORT].")
     parser.add_argument(
         "--share",
         action="store_true",
-        default=is_true(env["share"]),
+        default=from_environment("share", switch, False),
         help="Also serve through a public Gradio share link; protect it with --auth [DEMO_SHARE=1].",
     )
     parser.add_argument(
@@ -114,7 +162,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         type=parse_auth,
         action="append",
         metavar="USER:PASS",
-        default=[parse_auth(item) for item in (env["auth"] or "").split(",") if item.strip()],
+        default=from_environment("auth", auth_list, []),
         help="Require this login for the page and the API; repeatable [DEMO_AUTH=user:pass,user2:pass2].",
     )
     parser.add_argument(
@@ -141,19 +189,19 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--preload",
         action="store_true",
-        default=is_true(env["preload"]),
+        default=from_environment("preload", switch, False),
         help="Load every tab's default model in the background at start-up [DEMO_PRELOAD=1].",
     )
     parser.add_argument(
         "--max-memory-gb",
         type=float,
-        default=float(env["max_memory_gb"]) if env["max_memory_gb"] else None,
+        default=from_environment("max_memory_gb", decimal_number),
         help="Evict least recently used idle models to stay under this many GB of weights [DEMO_MAX_MEMORY_GB].",
     )
     parser.add_argument(
         "--stand-ins",
         choices=STAND_IN_SIZES,
-        default=env["stand_ins"] or None,
+        default=from_environment("stand_ins", stand_in_size),
         help="Serve random-weight stand-ins of the real architectures instead of Hub models: tiny (tests, "
         "offline demos of the UI) or full (real sizes, for benchmarks). Outputs are meaningless [DEMO_STAND_INS].",
     )
@@ -166,7 +214,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cpu-int8",
         action="store_true",
-        default=is_true(env["cpu_int8"]),
+        default=from_environment("cpu_int8", switch, False),
         help="Quantise the text models' linear layers to int8 (dynamic) on the CPU: faster, slightly different "
         "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
     )
@@ -176,6 +224,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="Fetch every task's default model into the Hugging Face cache and exit, to run offline afterwards "
         "with HF_HUB_OFFLINE=1. Run it again offline to check that everything is there.",
     )
+    if unparsed:
+        parser.error("; ".join(unparsed))
     return parser
 
 
@@ -312,6 +362,19 @@ def launch_kwargs(settings: Settings) -> dict:
     )
 
 
+def page_answers(url: str, seconds: float = 60.0) -> bool:
+    """Whether the page at `url` answers within `seconds`. Gradio's own start-up check gives up after 3 s, which a
+    machine busy with models (or a CI run beside a browser) can take to render this app's page."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.head(url, timeout=max(deadline - time.monotonic(), 1.0)).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return False
+
+
 def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
@@ -319,9 +382,10 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
-    app.queue(**queue_kwargs()).launch(
-        prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
-    )
+    with mock.patch.object(gradio.networking, "url_ok", page_answers):
+        app.queue(**queue_kwargs()).launch(
+            prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
+        )
     return app
 
 

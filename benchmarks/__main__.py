@@ -2,8 +2,8 @@
 
 Sections, in the order they run: cold start (page served, first request per tab), resident memory with all five
 default models loaded, app over bare model call per endpoint, ours vs. `gr.Interface.from_pipeline` (latency and
-throughput at 1, 4 and 16 clients), streamed generation (time to first token, tokens/s), `--cpu-int8` when the app
-has that flag, and the segmentation figures from `benchmarks/segmentation.py`.
+throughput at 1, 4 and 16 clients), streamed generation (time to first token, tokens/s), `--cpu-int8`, and the
+segmentation figures from `benchmarks/segmentation.py`.
 """
 
 from __future__ import annotations
@@ -38,17 +38,19 @@ from benchmarks.workloads import (  # noqa: E402
     peer_request,
     stand_in_dirs,
 )
+from shared.batching import CONCURRENT_REQUESTS  # noqa: E402
+from shared.limits import DEFAULT_CONCURRENCY_LIMIT  # noqa: E402
 from shared.settings import default_cache_dir  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 PEER_TASKS = ("sentiment", "zero_shot", "generate")
-# Our app: queue(default_concurrency_limit=2); /generate and /segment have concurrency_limit=1 (seeded sampling,
-# mask memory). The peer gets the same: default 2, generation 1.
-APP_DEFAULT_CONCURRENCY = 2
+# Our app: the production queue (shared/limits.py); /generate and /segment have concurrency_limit=1 (seeded sampling,
+# mask memory). The peer gets the same default, and 1 for generation.
+APP_DEFAULT_CONCURRENCY = DEFAULT_CONCURRENCY_LIMIT
 PEER_CONCURRENCY = {"generate": 1}
 # Outputs whose files a browser fetches to show them: the photo and each mask of /segment's AnnotatedImage.
 SHOWN_FILES = {"segment": (0,)}
-# Win 4: app overhead over the bare call at most 15 ms or 10 %, whichever is larger.
+# The overhead target: the app adds at most 15 ms or 10 % to the bare call, whichever is larger.
 OVERHEAD_BUDGET_MS, OVERHEAD_BUDGET_SHARE = 15.0, 0.10
 
 
@@ -260,10 +262,6 @@ def segmentation_rows(stand_ins: str, cache_dir: Path, quick: bool) -> dict:
 
 def app_concurrency() -> str:
     """The app's queue settings as they are in the code now (request batching raises some limits)."""
-    try:
-        from shared.batching import CONCURRENT_REQUESTS
-    except ImportError:
-        return f"ours: queue(default_concurrency_limit={APP_DEFAULT_CONCURRENCY}), /generate and /segment 1"
     return (
         f"ours: queue(default_concurrency_limit={APP_DEFAULT_CONCURRENCY}), /sentiment and /zero_shot "
         f"{CONCURRENT_REQUESTS} (request batching), /generate and /segment 1"

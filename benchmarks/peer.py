@@ -17,6 +17,8 @@ import gradio as gr
 import torch
 import transformers
 
+from shared.limits import DEFAULT_CONCURRENCY_LIMIT
+
 # task -> (transformers pipeline task, API name as in our app)
 PIPELINE_TASKS = {
     "sentiment": "text-classification",
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--source", action="append", required=True, metavar="TASK=DIR")
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--default-concurrency-limit", type=int, default=2)
+    parser.add_argument("--default-concurrency-limit", type=int, default=DEFAULT_CONCURRENCY_LIMIT)
     parser.add_argument("--concurrency", action="append", default=[], metavar="TASK=N")
     args = parser.parse_args(argv)
     sources = dict(item.split("=", 1) for item in args.source)

@@ -1,16 +1,15 @@
-"""`python -m benchmarks.segmentation [--size full|tiny] [--repeats N] [--cache-dir DIR]`: seconds per photo for
-the segmentation tab's kept-queries forward beside transformers' stock `image-segmentation` pipeline (panoptic),
-on the full-size DETR-R50 stand-in at DETR's default resolution (a shipped photo resized to 1066x800, which the
-processor keeps at 800x1066), for 5, 20 and 100 kept segments.
+"""`python -m benchmarks.segmentation [--size full|tiny] [--repeats N] [--cache-dir DIR]`: seconds per photo for the
+segmentation tab's kept-queries forward beside transformers' stock `image-segmentation` pipeline (panoptic), on the
+full-size DETR-R50 stand-in at DETR's default resolution (a shipped photo resized to 1066x800, which the processor
+keeps at 800x1066), for 5, 20 and 100 kept segments.
 
-Both sides go from the PIL photo to segments: ours is the tab's path (`model_inputs`, `forward_kept_queries`,
-`panoptic_map`, `merge_segments`), theirs is `pipeline(...)(photo, subtask="panoptic", ...)` on the same model
-object. Runs alternate between the two, so load from other work on the machine falls on both; each figure is the
-median of `repeats` runs. The stand-in's weights are random, so the threshold of each case is chosen from the
-photo's sorted class scores so that exactly that many queries pass it (the midpoint between the N-th and the
-N+1-th best score; 0 for all of them); the table says how many were kept and whether both sides found the same
-segments (labels and scores).
-"""
+Both sides go from the PIL photo to segments: ours is the tab's path (`shared.detr_panoptic`: `model_inputs`,
+`forward_kept_queries`, `panoptic_map`, `merge_segments`), theirs is `pipeline(...)(photo, subtask="panoptic", ...)`
+on the same model object. Runs alternate between the two, so load from other work on the machine falls on both; each
+figure is the median of `repeats` runs. The stand-in's weights are random, so the threshold of each case is chosen
+from the photo's sorted class scores so that exactly that many queries pass it (the midpoint between the N-th and
+the N+1-th best score; 0 for all of them); the table says how many were kept and whether both sides found the same
+segments (labels and scores)."""
 
 from __future__ import annotations
 
@@ -27,6 +26,7 @@ import transformers  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from demos import segment  # noqa: E402
+from shared import detr_panoptic  # noqa: E402
 from shared.settings import default_cache_dir  # noqa: E402
 from shared.stand_ins import ensure_stand_in  # noqa: E402
 
@@ -47,10 +47,10 @@ def threshold_keeping(logits: torch.Tensor, count: int) -> float:
 
 
 def ours(model, processor, photo: Image.Image, threshold: float) -> list[tuple[str, float]]:
-    inputs = segment.model_inputs(processor, photo, "cpu", torch.float32)
-    outputs = segment.forward_kept_queries(model, **inputs, threshold=threshold)
-    segmentation, info = segment.panoptic_map(processor, outputs, (photo.height, photo.width), threshold, OVERLAP)
-    segment.merge_segments(segmentation, info, model.config.id2label)
+    inputs = detr_panoptic.model_inputs(processor, photo, "cpu", torch.float32)
+    outputs = detr_panoptic.forward_kept_queries(model, **inputs, threshold=threshold)
+    segmentation, info = detr_panoptic.panoptic_map(processor, outputs, (photo.height, photo.width), threshold, OVERLAP)
+    detr_panoptic.merge_segments(segmentation, info, model.config.id2label)
     return [(model.config.id2label[item["label_id"]], item["score"]) for item in info]
 
 
@@ -82,14 +82,14 @@ def measure(
     processor = transformers.DetrImageProcessor.from_pretrained(path)
     pipe = transformers.pipeline("image-segmentation", model=model, image_processor=processor, device="cpu")
     photo = Image.open(PHOTO).convert("RGB").resize(PHOTO_SIZE if size == "full" else (320, 240))
-    inputs = segment.model_inputs(processor, photo, "cpu", torch.float32)
+    inputs = detr_panoptic.model_inputs(processor, photo, "cpu", torch.float32)
     with torch.inference_mode():
         logits = model.detr(**inputs).logits  # the class head alone: the same logits as the full forward
 
     cases = []
     for count in kept_segments:
         threshold = threshold_keeping(logits, count)
-        kept = int(segment.kept_queries(logits, threshold).sum())
+        kept = int(detr_panoptic.kept_queries(logits, threshold).sum())
         ours_seconds, stock_seconds, same = [], [], True
         for _ in range(repeats):
             seconds, our_segments = timed(ours, model, processor, photo, threshold)

@@ -152,7 +152,7 @@ class QueueClient:
         self.url = url.rstrip("/") + "/gradio_api/"
         self.http = httpx.Client(timeout=httpx.Timeout(300.0))
         # One session for all requests, as a browser tab has: Gradio builds a session's state (a config entry per
-        # component, ~20 ms for this app) on its first request only.
+        # component) on its first request only.
         self.session = uuid.uuid4().hex
         config = self.http.get(url.rstrip("/") + "/config").json()
         self.fn_index = {dep["api_name"]: dep["id"] for dep in config["dependencies"] if dep.get("api_name")}

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-PHOTO = Path(__file__).resolve().parent.parent / "demos" / "examples" / "coffee.jpg"
+EXAMPLES = Path(__file__).resolve().parent.parent / "demos" / "examples"
+PHOTO = EXAMPLES / "coffee.jpg"
 
 
 def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = None) -> dict:
@@ -128,6 +129,42 @@ def main(url: str = "http://127.0.0.1:7860/", auth: tuple[str, str] | None = Non
     )
     print("attention:", [(item["tokens"], item["focus"]["row"]) for item in attention["sentences"]])
     results["attention"] = attention
+
+    # Attention from scratch: dot products of the input vectors, ÷ √d, a softmax per row; every number as JSON.
+    _steps, _weights, _pca, _comparison, steps, status = client.predict(
+        "Time flies like an arrow.", "Fruit flies like bananas.", "flies", api_name="/attention_steps"
+    )
+    print("attention_steps:", [(item["tokens"], item["weights"][1]) for item in steps["sentences"]])
+    results["attention_steps"] = steps
+
+    # A classifier opened up: tokens and ids, logits, softmax, label; here the Spanish model (NEG / NEU / POS).
+    *_tables, _label, _explanation, values, status = client.predict(
+        "¡Qué película tan bonita!", "pysentimiento/robertuito-sentiment-analysis", api_name="/pipeline_steps"
+    )
+    print("pipeline_steps:", values["tokens"], dict(zip(values["labels"], values["probabilities"], strict=True)))
+    results["pipeline_steps"] = values
+
+    # Evaluate on your data: a labelled CSV in, accuracy and the confusion matrix out, with every prediction as CSV.
+    summary, _per_label, _plot, _missed, predictions_csv, metrics, status = client.predict(
+        handle_file(str(EXAMPLES / "reviews.csv")),
+        "text",  # text column
+        "label",  # label column
+        "POSITIVE=pos, NEGATIVE=neg",  # the model's labels read as the file's
+        api_name="/evaluate",
+    )
+    print("evaluate:", summary, metrics["labels"], metrics["confusion"], "predictions:", predictions_csv)
+    results["evaluate"] = metrics
+
+    # Train a classifier: labelled sentences -> MiniLM vectors -> logistic regression, kept for this client's session.
+    summary, _scatter, _counts, trained, status = client.predict(
+        "sports: The striker scored twice.\nsports: She won the marathon.\nsports: The referee showed a red card.\n"
+        "cooking: Fry the onions until golden.\ncooking: Add salt to the water.\ncooking: Bake the cake for an hour.",
+        None,  # or handle_file("examples.csv") with text and label columns
+        api_name="/train_classifier",
+    )
+    best, predictions, status = client.predict("The goalkeeper saved a penalty.", api_name="/classify_sentences")
+    print("train_classifier:", round(trained["cv_accuracy"], 3), "->", best["label"])
+    results["train_classifier"], results["classify_sentences"] = trained, predictions
 
     # What the server holds: device, models in memory, their size, load times and hits.
     device, models = client.predict(api_name="/system")

@@ -13,34 +13,20 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from demos.common import model_dropdown, report_loading, served_by, stopwatch, tab_intro, user_errors
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.errors import UserError
-from shared.limits import is_finite_number
-from shared.loading import ModelLoader
-from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
-
-TASK = "attention"
-TITLE = "Attention"
-DESCRIPTION = (
-    "Which words each word looks at, layer by layer and head by head. Each row of the heatmap is one token "
-    "attending: its weights over the columns share out 1 (a softmax). Special tokens such as `[CLS]` and `[SEP]` "
-    "are greyed on the axes. BERT-style encoders look both ways; GPT-2 is causal and looks left only."
+from shared.limits import (
+    MAX_ATTENTION_HEADS,
+    MAX_ATTENTION_LAYERS,
+    MAX_ATTENTION_SENTENCE_CHARS,
+    MAX_ATTENTION_TOKENS,
+    MAX_FOCUS_CHARS,
+    whole_number,
 )
-MODELS = [
-    ModelChoice("sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="6 layers × 12 heads"),
-    ModelChoice("google-bert/bert-base-uncased", stand_in="bert-encoder", note="12 layers × 12 heads"),
-    ModelChoice("openai-community/gpt2", stand_in="gpt2-lm", note="causal: looks left only"),
-]
-# Eager attention: the fused (SDPA) kernels never materialise the weights, so they cannot return them. AutoModel
-# opens GPT-2's language-model checkpoint as its bare GPT2Model, which is all the attention needs.
-LOADER = ModelLoader("AutoModel", attn_implementation="eager")
+from shared.loading import ModelBundle, ModelLoader
+from shared.model_choices import ModelChoice
 
-MAX_SENTENCE_CHARS = 1_000
-MAX_TOKENS = 128  # per sentence, special tokens included: past that a heatmap cell is a few pixels
-MAX_FOCUS_CHARS = 50
-MAX_LAYERS = 12  # the sliders' range: the deepest and widest models offered have 12 layers × 12 heads
-MAX_HEADS = 12
 AVERAGE = 0  # layer or head 0: the average over all of them
 SENTENCE_TAGS = ("A", "B")
 SPECIAL_COLOUR = "#9ca3af"
@@ -67,9 +53,10 @@ def check_sentence(text: str | None, name: str = "sentence A") -> str:
     text = (text or "").strip()
     if not text:
         raise UserError(f"Type {name}.")
-    if len(text) > MAX_SENTENCE_CHARS:
+    if len(text) > MAX_ATTENTION_SENTENCE_CHARS:
         raise UserError(
-            f"{sentence_name(name)} is {len(text):,} characters long; the limit is {MAX_SENTENCE_CHARS:,}. Shorten it."
+            f"{sentence_name(name)} is {len(text):,} characters long; the limit is "
+            f"{MAX_ATTENTION_SENTENCE_CHARS:,}. Shorten it."
         )
     return text
 
@@ -84,27 +71,12 @@ def check_focus_word(word: str | None) -> str | None:
     return word
 
 
-def whole_number(value: object, name: str) -> int:
-    if not is_finite_number(value) or int(value) != value:
-        raise UserError(f"The {name} must be a whole number (0 for the average), got {value!r}.")
-    return int(value)
-
-
 def check_layer_and_head(
     layer: object, head: object, num_layers: int, num_heads: int, model: str = "This model"
 ) -> tuple[int, int]:
     """1-based layer and head, each 0 for the average over all of them, within the model's counts."""
-    layer, head = whole_number(layer, "layer"), whole_number(head, "head")
-    if not 0 <= layer <= num_layers:
-        raise UserError(
-            f"Layer {layer} does not exist: {model} has {num_layers} layers. Pick a layer from 1 to {num_layers}, "
-            "or 0 for the average over all layers."
-        )
-    if not 0 <= head <= num_heads:
-        raise UserError(
-            f"Head {head} does not exist: {model} has {num_heads} heads per layer. Pick a head from 1 to "
-            f"{num_heads}, or 0 for the average over all heads."
-        )
+    layer = whole_number(f"The layer ({model} has {num_layers} layers; 0 averages them)", layer, 0, num_layers)
+    head = whole_number(f"The head ({model} has {num_heads} heads per layer; 0 averages them)", head, 0, num_heads)
     return layer, head
 
 
@@ -254,10 +226,10 @@ def sentence_attention(
     """The tokens, the chosen attention matrix and the focus word's row for one sentence."""
     encoded = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
     count = encoded["input_ids"].shape[1]
-    if count > MAX_TOKENS:
+    if count > MAX_ATTENTION_TOKENS:
         raise UserError(
-            f"{sentence_name(name)} is {count} tokens long (special tokens included); the limit is {MAX_TOKENS}, so "
-            "the heatmap stays readable. Shorten it."
+            f"{sentence_name(name)} is {count} tokens long (special tokens included); the limit is "
+            f"{MAX_ATTENTION_TOKENS}, so the heatmap stays readable. Shorten it."
         )
     offsets = [tuple(span) for span in encoded.pop("offset_mapping")[0].tolist()]
     positions = focus_positions(sentence, offsets, focus_word) if focus_word else None
@@ -294,56 +266,63 @@ def sentence_attention(
     }
 
 
-@user_errors
 def look_inside(
-    runtime: Runtime,
-    choices: list[ModelChoice],
+    bundle: ModelBundle, model_name: str, texts: list[str], focus_word: str | None, layer: object, head: object
+) -> dict:
+    """The chosen attention of each sentence (A, then B if given), with the model's layer and head counts."""
+    model, tokenizer = bundle.model, bundle.processor
+    num_layers, num_heads = model.config.num_hidden_layers, model.config.num_attention_heads
+    layer, head = check_layer_and_head(layer, head, num_layers, num_heads, model_name)
+    sentences = [
+        sentence_attention(model, tokenizer, text, layer, head, focus_word, f"sentence {tag}")
+        for tag, text in zip(SENTENCE_TAGS, texts, strict=False)
+    ]
+    return {
+        "model": model_name,
+        "layer": layer,
+        "head": head,
+        "num_layers": num_layers,
+        "num_heads": num_heads,
+        "shown": choice_name(layer, head, num_layers, num_heads),
+        "sentences": sentences,
+    }
+
+
+@user_errors
+def attention(
+    tab: Tab,
     sentence: str,
     second_sentence: str | None,
     focus_word: str | None,
     model_id: str | None,
     layer: int,
     head: int,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Attention weights of one layer (1-based; 0 averages all layers) and head (1-based; 0 averages all
+    heads) for a sentence, and optionally a second sentence to compare. Returns a heatmap per sentence (rows =
+    attending token, columns = attended token); a bar chart of where the focus word looks in each sentence (its
+    rows under `value`, in order under `sort`; None without a focus word); the numbers as JSON (`sentences[i]`:
+    tokens, labels, special, matrix rounded to 4 digits, focus: word, positions, row); and a status line."""
     texts = [check_sentence(sentence, "sentence A")]
     if (second_sentence or "").strip():
         texts.append(check_sentence(second_sentence, "sentence B"))
     focus_word = check_focus_word(focus_word)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        model, tokenizer = loaded.loaded.model, loaded.loaded.processor
-        num_layers, num_heads = model.config.num_hidden_layers, model.config.num_attention_heads
-        layer, head = check_layer_and_head(layer, head, num_layers, num_heads, loaded.model_id)
-        sentences = [
-            sentence_attention(model, tokenizer, text, layer, head, focus_word, f"sentence {tag}")
-            for tag, text in zip(SENTENCE_TAGS, texts, strict=False)
-        ]
-        seconds = elapsed()
-    chosen = choice_name(layer, head, num_layers, num_heads)
-    numbers = {
-        "model": loaded.model_id,
-        "layer": layer,
-        "head": head,
-        "num_layers": num_layers,
-        "num_heads": num_heads,
-        "shown": chosen,
-        "sentences": sentences,
-    }
-    return (
-        heatmap(sentences, chosen.capitalize()),
-        focus_bars(focus_table(sentences)),
-        numbers,
-        f"{chosen.capitalize()}. " + served_by(loaded, seconds),
-    )
+    with tab.model(model_id, progress) as served:
+        numbers = look_inside(served.model.bundle, served.model.model_id, texts, focus_word, layer, head)
+    chosen = numbers["shown"].capitalize()
+    sentences = numbers["sentences"]
+    return heatmap(sentences, chosen), focus_bars(focus_table(sentences)), numbers, f"{chosen}. " + served.status()
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
     with gr.Row():
         with gr.Column(scale=1):
             sentence = gr.Textbox(
                 label="Sentence A",
                 placeholder="Time flies like an arrow.",
-                info=f"Up to {MAX_TOKENS} tokens, special tokens included.",
+                info=f"Up to {MAX_ATTENTION_TOKENS} tokens, special tokens included.",
             )
             second_sentence = gr.Textbox(
                 "",  # an empty default makes it optional for API callers too
@@ -357,19 +336,19 @@ def build_tab(runtime: Runtime) -> None:
                 placeholder="flies",
                 info="Its row is drawn as bars: where it looks. The first occurrence in each sentence counts.",
             )
-            model = model_dropdown(choices)
+            model = model_dropdown(tab.choices)
             layer = gr.Slider(
                 0,
-                MAX_LAYERS,
+                MAX_ATTENTION_LAYERS,
                 value=1,
                 step=1,
                 precision=0,
                 label="Layer",
-                info=f"1 is the first; 0 averages all layers. MiniLM has 6 layers, the others {MAX_LAYERS}.",
+                info=f"1 is the first; 0 averages all layers. MiniLM has 6 layers, the others {MAX_ATTENTION_LAYERS}.",
             )
             head = gr.Slider(
                 0,
-                MAX_HEADS,
+                MAX_ATTENTION_HEADS,
                 value=AVERAGE,
                 step=1,
                 precision=0,
@@ -393,24 +372,27 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[sentence, second_sentence, focus_word, layer, head], cache_examples=False)
 
-    def attention(
-        sentence: str,
-        second_sentence: str,
-        focus_word: str,
-        model_id: str,
-        layer: int,
-        head: int,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Attention weights of one layer (1-based; 0 averages all layers) and head (1-based; 0 averages all
-        heads) for a sentence, and optionally a second sentence to compare. Returns a heatmap per sentence (rows =
-        attending token, columns = attended token); a bar chart of where the focus word looks in each sentence (its
-        rows under `value`, in order under `sort`; None without a focus word); the numbers as JSON (`sentences[i]`:
-        tokens, labels, special, matrix rounded to 4 digits, focus: word, positions, row); and a status line."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return look_inside(runtime, choices, sentence, second_sentence, focus_word, model_id, layer, head)
-
     inputs = [sentence, second_sentence, focus_word, model, layer, head]
-    button.click(attention, inputs, [plot, bars, numbers, status], api_name="attention")
+    button.click(tab.bind(attention), inputs, [plot, bars, numbers, status], api_name="attention")
     for box in (sentence, second_sentence, focus_word):
-        box.submit(attention, inputs, [plot, bars, numbers, status], api_visibility="private")
+        box.submit(tab.bind(attention), inputs, [plot, bars, numbers, status], api_visibility="private")
+
+
+DEMO = Demo(
+    task="attention",
+    title="Attention",
+    description=(
+        "Which words each word looks at, layer by layer and head by head. Each row of the heatmap is one token "
+        "attending: its weights over the columns share out 1 (a softmax). Special tokens such as `[CLS]` and `[SEP]` "
+        "are greyed on the axes. BERT-style encoders look both ways; GPT-2 is causal and looks left only."
+    ),
+    models=(
+        ModelChoice("sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="6 layers × 12 heads"),
+        ModelChoice("google-bert/bert-base-uncased", stand_in="bert-encoder", note="12 layers × 12 heads"),
+        ModelChoice("openai-community/gpt2", stand_in="gpt2-lm", note="causal: looks left only"),
+    ),
+    # Eager attention: the fused (SDPA) kernels never materialise the weights, so they cannot return them.
+    # AutoModel opens GPT-2's language-model checkpoint as its bare GPT2Model, which is all the attention needs.
+    loader=ModelLoader("AutoModel", attn_implementation="eager"),
+    build_tab=build_tab,
+)

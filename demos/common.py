@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -90,12 +89,6 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@contextmanager
-def stopwatch() -> Iterator[Callable[[], float]]:
-    started = time.perf_counter()
-    yield lambda: time.perf_counter() - started
-
-
 def served_by(loaded: LoadedModel, seconds: float, batch_requests: int = 1) -> str:
     """One line under every answer: which model and device served it, and how long it took (and, for batched
     endpoints, with how many concurrent requests it shared its forward pass)."""
@@ -126,17 +119,10 @@ def stand_in_banner(runtime: Runtime, choices: Sequence[ModelChoice] = ()) -> No
     gr.Markdown(text, elem_classes=["stand-in-banner"])
 
 
-def tab_intro(tab: Tab, *legacy: Any) -> Any:
+def tab_intro(tab: Tab) -> None:
     """The top of every tab that runs models: what the model does, its model cards, the stand-in banner."""
-    if legacy:  # transitional: (runtime, task, models, description) from modules not yet converted to `DEMO`
-        runtime, (task, models, description) = tab, legacy
-        choices = runtime.choices(task, models)
-        gr.Markdown(f"{description}\n\n{model_cards(choices)}")
-        stand_in_banner(runtime, choices)
-        return choices
     gr.Markdown(f"{tab.demo.description}\n\n{model_cards(tab.choices)}")
     stand_in_banner(tab.runtime, tab.choices)
-    return None
 
 
 def model_dropdown(choices: list[ModelChoice]) -> gr.Dropdown:

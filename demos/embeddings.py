@@ -13,40 +13,26 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from demos.common import model_dropdown, report_loading, served_by, stopwatch, tab_intro, user_errors
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.errors import UserError
-from shared.limits import MAX_TEXT_CHARS, is_finite_number
+from shared.limits import (
+    DEFAULT_SEARCH_RESULTS,
+    MAX_CONTEXT_SENTENCES,
+    MAX_EMBEDDING_LAYER,
+    MAX_EMBEDDING_SENTENCE_CHARS,
+    MAX_SEARCH_SENTENCES,
+    MAX_TEXT_CHARS,
+    MAX_WORD_CHARS,
+    MIN_CONTEXT_SENTENCES,
+    whole_number,
+)
 from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
 
-TASK = "embeddings"
-TITLE = "Embeddings"
-DESCRIPTION = (
-    "An encoder gives every token a vector that depends on the whole sentence: the same word gets different vectors "
-    "in different sentences. Averaging a sentence's token vectors gives one vector for the sentence; sentences close "
-    "in meaning get vectors pointing the same way (cosine similarity near 1)."
-)
-MODELS = [
-    ModelChoice(
-        "sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="sentence embeddings, 6 layers"
-    ),
-    ModelChoice(
-        "google-bert/bert-base-uncased", stand_in="bert-encoder", note="12 layers; not trained for sentence similarity"
-    ),
-]
-LOADER = ModelLoader("AutoModel", int8_allowed=True)
-
-MIN_CONTEXT_SENTENCES = 2
-MAX_CONTEXT_SENTENCES = 10
-MAX_SEARCH_SENTENCES = 100
-MAX_SENTENCE_CHARS = 500  # per line; a WordPiece sentence this long stays under BERT's 512 positions
-MAX_WORD_CHARS = 50
-MAX_LAYER = 12  # the slider's top: bert-base-uncased's depth; -1 always means a model's own last layer
-LAST_LAYER = -1
+LAST_LAYER = -1  # a model's own last layer, whatever its depth
 # all-MiniLM-L6-v2's sentence_bert_config.json: sentence-transformers truncates longer inputs to this many tokens.
 MAX_SEARCH_TOKENS = 256
-DEFAULT_TOP_K = 5
 LABEL_CHARS = 32  # sentence text kept in a heatmap or bar label
 
 BANK_SENTENCES = (
@@ -109,9 +95,10 @@ def split_sentences(text: str | None, minimum: int, maximum: int) -> list[str]:
     if len(sentences) > maximum:
         raise UserError(f"{len(sentences)} lines were sent; the limit is {maximum}. Send fewer lines.")
     for number, sentence in enumerate(sentences, 1):
-        if len(sentence) > MAX_SENTENCE_CHARS:
+        if len(sentence) > MAX_EMBEDDING_SENTENCE_CHARS:
             raise UserError(
-                f"Line {number} is {len(sentence)} characters long; the limit is {MAX_SENTENCE_CHARS}. Shorten it."
+                f"Line {number} is {len(sentence)} characters long; the limit is {MAX_EMBEDDING_SENTENCE_CHARS}. "
+                "Shorten it."
             )
     return sentences
 
@@ -120,8 +107,10 @@ def check_query(query: str | None) -> str:
     query = (query or "").strip()
     if not query:
         raise UserError("Type a query to rank the sentences by.")
-    if len(query) > MAX_SENTENCE_CHARS:
-        raise UserError(f"The query is {len(query)} characters long; the limit is {MAX_SENTENCE_CHARS}. Shorten it.")
+    if len(query) > MAX_EMBEDDING_SENTENCE_CHARS:
+        raise UserError(
+            f"The query is {len(query)} characters long; the limit is {MAX_EMBEDDING_SENTENCE_CHARS}. Shorten it."
+        )
     return query
 
 
@@ -129,17 +118,9 @@ def check_layer(layer: float | None, num_layers: int) -> int:
     """The index into `hidden_states` (0 = embedding layer output, `num_layers` = last); -1 also means the last."""
     if layer is None:
         return num_layers
-    if not is_finite_number(layer) or layer != int(layer) or not LAST_LAYER <= layer <= num_layers:
-        raise UserError(f"This model has {num_layers} layers: pick a layer from 0 to {num_layers}, or −1 for the last.")
-    return num_layers if int(layer) == LAST_LAYER else int(layer)
-
-
-def check_top_k(top_k: float | None) -> int:
-    if top_k is None:
-        return DEFAULT_TOP_K
-    if not is_finite_number(top_k) or top_k != int(top_k) or not 1 <= top_k <= MAX_SEARCH_SENTENCES:
-        raise UserError(f"top_k must be a whole number from 1 to {MAX_SEARCH_SENTENCES}.")
-    return int(top_k)
+    name = f"This model has {num_layers} layers: the layer (−1 for the last)"
+    index = whole_number(name, layer, LAST_LAYER, num_layers)
+    return num_layers if index == LAST_LAYER else index
 
 
 def word_spans(text: str, word: str) -> list[tuple[int, int]]:
@@ -302,16 +283,30 @@ def sentence_embeddings(bundle: ModelBundle, texts: list[str]) -> tuple[torch.Te
     return vectors, [index for index, length in enumerate(lengths) if length > limit]
 
 
+def query_similarities(bundle: ModelBundle, query: str, sentences: list[str]) -> tuple[list[float], list[int]]:
+    """The cosine similarity of each sentence's embedding with the query's, and which texts (0 the query, then the
+    sentences from 1) were cut to MAX_SEARCH_TOKENS."""
+    vectors, truncated = sentence_embeddings(bundle, [query, *sentences])
+    return (vectors[1:] @ vectors[0]).clamp(-1, 1).tolist(), truncated
+
+
 @user_errors
-def compare_contexts(
-    runtime: Runtime, choices: list[ModelChoice], word: str, sentences: str, model_id: str | None, layer: float | None
+def embeddings(
+    tab: Tab,
+    word: str,
+    sentences: str,
+    model_id: str | None,
+    layer: float | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Cosine similarities of one word's contextual vectors across 2-10 sentences (one per line) and against its
+    context-free input embedding, at `layer` (-1 = last, 0 = embedding layer output): a plotly heatmap, the
+    numbers as JSON {word, layer, num_layers, labels, pieces, matrix, notes}, and a status line."""
     word = check_word(word)
     lines = split_sentences(sentences, MIN_CONTEXT_SENTENCES, MAX_CONTEXT_SENTENCES)
     notes = check_word_in_sentences(word, lines)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        found = contextual_similarities(loaded.loaded, word, lines, layer)
-        seconds = elapsed()
+    with tab.model(model_id, progress) as served:
+        found = contextual_similarities(served.model.bundle, word, lines, layer)
     labels = heatmap_labels(word, lines)
     layer_name = "the embedding layer's output" if found["layer"] == 0 else f"layer {found['layer']}"
     title = f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})"
@@ -324,26 +319,27 @@ def compare_contexts(
         "matrix": found["matrix"].round(6).tolist(),
         "notes": notes,
     }
-    status = " ".join([*notes, served_by(loaded, seconds)])
+    status = " ".join([*notes, served.status()])
     return heatmap_figure(labels, found["matrix"], title), result, status
 
 
 @user_errors
-def search(
-    runtime: Runtime,
-    choices: list[ModelChoice],
+def semantic_search(
+    tab: Tab,
     query: str,
     sentences: str,
     model_id: str | None,
     top_k: float | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Rank sentences (one per line, up to 100) by the cosine similarity of their sentence embeddings (mean
+    pooling of the last layer, L2-normalised) with the query's: a bar plot of the top_k, the numbers as JSON
+    {query, ranking: [{rank, line, sentence, similarity}], sentences, notes}, and a status line."""
     query = check_query(query)
     lines = split_sentences(sentences, 1, MAX_SEARCH_SENTENCES)
-    top_k = check_top_k(top_k)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        vectors, truncated = sentence_embeddings(loaded.loaded, [query, *lines])
-        seconds = elapsed()
-    similarities = (vectors[1:] @ vectors[0]).clamp(-1, 1).tolist()
+    top_k = whole_number("top_k", top_k, 1, MAX_SEARCH_SENTENCES, default=DEFAULT_SEARCH_RESULTS)
+    with tab.model(model_id, progress) as served:
+        similarities, truncated = query_similarities(served.model.bundle, query, lines)
     ranking = rank(similarities, lines, top_k)
     notes = [
         f"{'The query' if index == 0 else f'Line {index}'} was cut to its first {MAX_SEARCH_TOKENS} tokens, as "
@@ -351,11 +347,11 @@ def search(
         for index in truncated
     ]
     result = {"query": query, "ranking": ranking, "sentences": len(lines), "notes": notes}
-    return ranking_frame(ranking), result, " ".join([*notes, served_by(loaded, seconds)])
+    return ranking_frame(ranking), result, " ".join([*notes, served.status()])
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
 
     gr.Markdown("### One word in different sentences")
     with gr.Row():
@@ -366,12 +362,12 @@ def build_tab(runtime: Runtime) -> None:
                 lines=5,
                 value=BANK_SENTENCES,
                 info=f"One per line, {MIN_CONTEXT_SENTENCES}–{MAX_CONTEXT_SENTENCES} lines of up to "
-                f"{MAX_SENTENCE_CHARS} characters.",
+                f"{MAX_EMBEDDING_SENTENCE_CHARS} characters.",
             )
-            context_model = model_dropdown(choices)
+            context_model = model_dropdown(tab.choices)
             layer = gr.Slider(
                 LAST_LAYER,
-                MAX_LAYER,
+                MAX_EMBEDDING_LAYER,
                 value=LAST_LAYER,
                 step=1,
                 label="Layer",
@@ -389,15 +385,19 @@ def build_tab(runtime: Runtime) -> None:
     gr.Markdown("### Semantic search")
     with gr.Row():
         with gr.Column():
-            query = gr.Textbox(label="Query", value=SEARCH_EXAMPLES[0][0], info=f"Up to {MAX_SENTENCE_CHARS} chars.")
+            query = gr.Textbox(
+                label="Query", value=SEARCH_EXAMPLES[0][0], info=f"Up to {MAX_EMBEDDING_SENTENCE_CHARS} chars."
+            )
             search_sentences = gr.Textbox(
                 label="Sentences to search",
                 lines=6,
                 value=SEARCH_EXAMPLES[0][1],
-                info=f"One per line, up to {MAX_SEARCH_SENTENCES} lines of {MAX_SENTENCE_CHARS} characters.",
+                info=f"One per line, up to {MAX_SEARCH_SENTENCES} lines of {MAX_EMBEDDING_SENTENCE_CHARS} characters.",
             )
-            search_model = model_dropdown(choices)
-            top_k = gr.Slider(1, MAX_SEARCH_SENTENCES, value=DEFAULT_TOP_K, step=1, label="Results to show (top_k)")
+            search_model = model_dropdown(tab.choices)
+            top_k = gr.Slider(
+                1, MAX_SEARCH_SENTENCES, value=DEFAULT_SEARCH_RESULTS, step=1, label="Results to show (top_k)"
+            )
             search_button = gr.Button("Search", variant="primary")
         with gr.Column(scale=2):
             bars = gr.BarPlot(
@@ -414,41 +414,38 @@ def build_tab(runtime: Runtime) -> None:
                 search_numbers = gr.JSON(show_label=False)
     gr.Examples(SEARCH_EXAMPLES, inputs=[query, search_sentences], cache_examples=False)
 
-    def embeddings(
-        word: str,
-        sentences: str,
-        model_id: str,
-        layer: float,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Cosine similarities of one word's contextual vectors across 2-10 sentences (one per line) and against its
-        context-free input embedding, at `layer` (-1 = last, 0 = embedding layer output): a plotly heatmap, the
-        numbers as JSON {word, layer, num_layers, labels, pieces, matrix, notes}, and a status line."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return compare_contexts(runtime, choices, word, sentences, model_id, layer)
-
-    def semantic_search(
-        query: str,
-        sentences: str,
-        model_id: str,
-        top_k: float,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Rank sentences (one per line, up to 100) by the cosine similarity of their sentence embeddings (mean
-        pooling of the last layer, L2-normalised) with the query's: a bar plot of the top_k, the numbers as JSON
-        {query, ranking: [{rank, line, sentence, similarity}], sentences, notes}, and a status line."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return search(runtime, choices, query, sentences, model_id, top_k)
-
     compare_button.click(
-        embeddings,
+        tab.bind(embeddings),
         [word, context_sentences, context_model, layer],
         [heatmap, context_numbers, context_status],
         api_name="embeddings",
     )
     search_button.click(
-        semantic_search,
+        tab.bind(semantic_search),
         [query, search_sentences, search_model, top_k],
         [bars, search_numbers, search_status],
         api_name="semantic_search",
     )
+
+
+DEMO = Demo(
+    task="embeddings",
+    title="Embeddings",
+    description=(
+        "An encoder gives every token a vector that depends on the whole sentence: the same word gets different "
+        "vectors in different sentences. Averaging a sentence's token vectors gives one vector for the sentence; "
+        "sentences close in meaning get vectors pointing the same way (cosine similarity near 1)."
+    ),
+    models=(
+        ModelChoice(
+            "sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="sentence embeddings, 6 layers"
+        ),
+        ModelChoice(
+            "google-bert/bert-base-uncased",
+            stand_in="bert-encoder",
+            note="12 layers; not trained for sentence similarity",
+        ),
+    ),
+    loader=ModelLoader("AutoModel", int8_allowed=True),
+    build_tab=build_tab,
+)

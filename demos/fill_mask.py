@@ -17,30 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import model_dropdown, report_loading, served_by, stopwatch, tab_intro, user_errors
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.errors import UserError
-from shared.limits import is_finite_number
+from shared.limits import DEFAULT_FILLERS, MAX_FILLERS, MAX_SENTENCE_CHARS, whole_number
 from shared.loading import PipelineLoader
 from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
 
-TASK = "fill_mask"
-TITLE = "Fill the blank"
-DESCRIPTION = (
-    "A masked language model reads the whole sentence, both sides of the blank, and gives every word piece of its "
-    "vocabulary a probability of being the hidden one (a softmax over the vocabulary at the blank). Compare two "
-    "sentences that differ in one word to see what the model learnt about grammar, and about people."
-)
-MODELS = [
-    ModelChoice("distilbert/distilbert-base-uncased", stand_in="distilbert-mlm"),
-    ModelChoice("google-bert/bert-base-uncased", stand_in="bert-mlm"),
-    ModelChoice("FacebookAI/xlm-roberta-base", stand_in="xlm-roberta-mlm", note="multilingual"),
-]
-LOADER = PipelineLoader("fill-mask", int8_allowed=True)
-
-MAX_SENTENCE_CHARS = 1_000
-MAX_FILLERS = 20
-DEFAULT_FILLERS = 5
 # How a visitor may write the blank, whatever the model; each becomes the model's own mask token.
 MASK_SPELLINGS = re.compile(r"\[mask\]|<mask>|_{3,}", re.IGNORECASE)
 CANONICAL_MASK = "[MASK]"
@@ -96,14 +79,6 @@ def check_sentence(text: str | None, which: str = WHICH_SENTENCE[0]) -> str:
 def with_mask_token(text: str, mask_token: str) -> str:
     """The blank, however it was written, as the model's own mask token."""
     return MASK_SPELLINGS.sub(lambda _: mask_token, text)
-
-
-def check_top_k(top_k: float | None) -> int:
-    if top_k is None:
-        return DEFAULT_FILLERS
-    if not is_finite_number(top_k) or top_k != int(top_k) or not 1 <= top_k <= MAX_FILLERS:
-        raise UserError(f"top_k must be a whole number from 1 to {MAX_FILLERS}; {top_k!r} was sent.")
-    return int(top_k)
 
 
 def check_comparison(text: str, compare_with: str | None) -> str | None:
@@ -241,43 +216,54 @@ def table_rows(labels: list[str], results: list[list[Filler]]) -> list[list]:
     return rows
 
 
+def fill_blank(pipe: Any, sentences: list[str], top_k: int) -> list[list[Filler]]:
+    """The `top_k` fillers of each sentence's blank (the blank already the model's mask token); with two sentences,
+    each sentence's probability for every filler either one ranked in its top_k."""
+    with torch.inference_mode():
+        outputs = [predict(pipe, sentence, which) for sentence, which in zip(sentences, WHICH_SENTENCE, strict=False)]
+        results = [fillers(pipe, model_outputs, top_k) for model_outputs in outputs]
+        if len(results) > 1:
+            token_ids = union_ids(results)
+            results = [fillers(pipe, model_outputs, top_k, token_ids) for model_outputs in outputs]
+    return results
+
+
 @user_errors
-def fill_blanks(
-    runtime: Runtime,
-    choices: list[ModelChoice],
+def fill_mask(
+    tab: Tab,
     text: str,
     model_id: str | None,
     top_k: float | None,
     compare_with: str | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Fill the one blank in `text` (written [MASK], <mask> or ___; rewritten as the model's mask token) with
+    the `top_k` (1-20) most probable word pieces. With `compare_with` (optional, a second sentence with one
+    blank), both sentences are scored on the fillers either ranks in its top_k. Returns the bar plot (its
+    `value` has rows [filler, probability, sentence, token id, rank], its `sort` the bars' order), a table
+    [sentence, rank in the whole vocabulary, token, token id, probability, filled sentence], and a status line
+    naming the mask token, model and device."""
     text = check_sentence(text)
     compare_with = check_comparison(text, compare_with)
-    top_k = check_top_k(top_k)
+    top_k = whole_number("top_k", top_k, 1, MAX_FILLERS, default=DEFAULT_FILLERS)
     sentences = [text] if compare_with is None else [text, compare_with]
     labels = sentence_labels(sentences)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed, torch.inference_mode():
-        pipe = loaded.loaded
+    with tab.model(model_id, progress) as served:
+        pipe = served.model.pipeline
         mask_token = pipe.tokenizer.mask_token
         if mask_token is None:  # only if an operator allowlisted a model that is no masked language model
-            raise UserError(f"{loaded.model_id} has no mask token, so it cannot fill a blank. Pick another model.")
-        outputs = [
-            predict(pipe, with_mask_token(sentence, mask_token), which)
-            for sentence, which in zip(sentences, WHICH_SENTENCE, strict=False)
-        ]
-        results = [fillers(pipe, model_outputs, top_k) for model_outputs in outputs]
-        if len(results) > 1:
-            # Each sentence's probability for every filler either sentence ranked in its top_k.
-            token_ids = union_ids(results)
-            results = [fillers(pipe, model_outputs, top_k, token_ids) for model_outputs in outputs]
-        seconds = elapsed()
-    status = f"Blank written as `{mask_token}` for this model. " + served_by(loaded, seconds)
+            raise UserError(
+                f"{served.model.model_id} has no mask token, so it cannot fill a blank. Pick another model."
+            )
+        results = fill_blank(pipe, [with_mask_token(sentence, mask_token) for sentence in sentences], top_k)
+    status = f"Blank written as `{mask_token}` for this model. " + served.status()
     frame = chart_frame(labels, results)
     # The x order goes with the data: the plot would otherwise sort the bars alphabetically.
     return gr.BarPlot(value=frame, sort=frame["filler"].tolist()), table_rows(labels, results), status
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(
@@ -294,7 +280,7 @@ def build_tab(runtime: Runtime) -> None:
             top_k = gr.Slider(
                 1, MAX_FILLERS, value=DEFAULT_FILLERS, step=1, precision=0, label="Fillers per sentence (top_k)"
             )
-            model = model_dropdown(choices)
+            model = model_dropdown(tab.choices)
             button = gr.Button("Fill the blank", variant="primary")
             gr.Markdown(MASK_NOTE)
         with gr.Column(scale=2):
@@ -319,22 +305,24 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text, compare_with], cache_examples=False)
 
-    def fill_mask(
-        text: str,
-        model_id: str,
-        top_k: float,
-        compare_with: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Fill the one blank in `text` (written [MASK], <mask> or ___; rewritten as the model's mask token) with
-        the `top_k` (1-20) most probable word pieces. With `compare_with` (optional, a second sentence with one
-        blank), both sentences are scored on the fillers either ranks in its top_k. Returns the bar plot (its
-        `value` has rows [filler, probability, sentence, token id, rank], its `sort` the bars' order), a table
-        [sentence, rank in the whole vocabulary, token, token id, probability, filled sentence], and a status line
-        naming the mask token, model and device."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return fill_blanks(runtime, choices, text, model_id, top_k, compare_with)
-
     inputs = [text, model, top_k, compare_with]
-    button.click(fill_mask, inputs, [bars, table, status], api_name="fill_mask")
-    text.submit(fill_mask, inputs, [bars, table, status], api_visibility="private")
+    button.click(tab.bind(fill_mask), inputs, [bars, table, status], api_name="fill_mask")
+    text.submit(tab.bind(fill_mask), inputs, [bars, table, status], api_visibility="private")
+
+
+DEMO = Demo(
+    task="fill_mask",
+    title="Fill the blank",
+    description=(
+        "A masked language model reads the whole sentence, both sides of the blank, and gives every word piece of "
+        "its vocabulary a probability of being the hidden one (a softmax over the vocabulary at the blank). Compare "
+        "two sentences that differ in one word to see what the model learnt about grammar, and about people."
+    ),
+    models=(
+        ModelChoice("distilbert/distilbert-base-uncased", stand_in="distilbert-mlm"),
+        ModelChoice("google-bert/bert-base-uncased", stand_in="bert-mlm"),
+        ModelChoice("FacebookAI/xlm-roberta-base", stand_in="xlm-roberta-mlm", note="multilingual"),
+    ),
+    loader=PipelineLoader("fill-mask", int8_allowed=True),
+    build_tab=build_tab,
+)

@@ -14,40 +14,23 @@ import numpy as np
 import torch
 from transformers import BatchEncoding
 
-from demos.common import (
-    model_dropdown,
-    report_loading,
-    served_by,
-    stopwatch,
-    tab_intro,
-    user_errors,
-)
+from demos.common import model_dropdown, tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
     MAX_ANSWER_TOKENS,
     MAX_QA_CONTEXT_CHARS,
     MAX_QA_QUESTION_CHARS,
     MAX_TOP_K_ANSWERS,
-    is_finite_number,
+    whole_number,
 )
 from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
-from shared.runtime import Runtime
 
-TASK = "qa"
-TITLE = "Question answering"
-DESCRIPTION = (
-    "An encoder fine-tuned on SQuAD reads your question together with the context and marks the span of the "
-    "context that answers it. Long contexts are read in overlapping windows; the answer is always a piece of "
-    "the context, never new text."
-)
-MODELS = [
-    ModelChoice("distilbert/distilbert-base-cased-distilled-squad", stand_in="distilbert-qa"),
-    ModelChoice("deepset/roberta-base-squad2", stand_in="roberta-qa", note="can say 'no answer' (SQuAD 2.0)"),
-]
-LOADER = ModelLoader("AutoModelForQuestionAnswering", "AutoTokenizer", int8_allowed=True)
+DISTILBERT_SQUAD = "distilbert/distilbert-base-cased-distilled-squad"
+ROBERTA_SQUAD2 = "deepset/roberta-base-squad2"
 # SQuAD 2.0 taught these models to point at [CLS] when the context does not answer the question.
-NO_ANSWER_MODELS = frozenset({"deepset/roberta-base-squad2"})
+NO_ANSWER_MODELS = frozenset({ROBERTA_SQUAD2})
 
 # The defaults of transformers 4.x's question-answering pipeline.
 MAX_SEQ_LEN = 384
@@ -69,9 +52,9 @@ LOST_KEYS = (
     "in the fruit bowl, under the bananas."
 )
 EXAMPLES = [
-    [EIFFEL_TOWER, "When was the Eiffel Tower built?", 3, MODELS[0].model_id],
-    [LOST_KEYS, "Where did I leave the keys?", 3, MODELS[0].model_id],
-    [EIFFEL_TOWER, "Who painted the Mona Lisa?", 3, MODELS[1].model_id],
+    [EIFFEL_TOWER, "When was the Eiffel Tower built?", 3, DISTILBERT_SQUAD],
+    [LOST_KEYS, "Where did I leave the keys?", 3, DISTILBERT_SQUAD],
+    [EIFFEL_TOWER, "Who painted the Mona Lisa?", 3, ROBERTA_SQUAD2],
 ]
 
 
@@ -123,12 +106,6 @@ def check_question_and_context(question: str | None, context: str | None) -> tup
             f"The question is {len(question):,} characters long; the limit is {MAX_QA_QUESTION_CHARS:,}. Shorten it."
         )
     return question, context
-
-
-def check_whole_number(value: float | None, name: str, highest: int) -> int:
-    if not is_finite_number(value) or value != int(value) or not 1 <= value <= highest:
-        raise UserError(f"{name} must be a whole number from 1 to {highest}; got {value!r}.")
-    return int(value)
 
 
 def span_probabilities(logits: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -322,31 +299,36 @@ def no_answer_setting(model_id: str | None) -> dict:
     return dict(value=False, interactive=True, info="Let the model answer that the context has no answer.")
 
 
+def no_answer_checkbox(model_id: str | None) -> gr.Checkbox:
+    return gr.Checkbox(**no_answer_setting(model_id))
+
+
 @user_errors
-def answer(
-    runtime: Runtime,
-    choices: list[ModelChoice],
+def qa(
+    tab: Tab,
     context: str,
     question: str,
     top_k: float,
     max_answer_len: float,
     handle_impossible_answer: bool,
     model_id: str | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
 ):
+    """Find the span of the context that answers the question: the context with the answer highlighted, its
+    score, the top_k answers with character offsets, and a status line."""
     question, context = check_question_and_context(question, context)
-    top_k = check_whole_number(top_k, "The number of answers (top_k)", MAX_TOP_K_ANSWERS)
-    max_answer_len = check_whole_number(max_answer_len, "The longest answer (max_answer_len)", MAX_ANSWER_TOKENS)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        allow_no_answer = bool(handle_impossible_answer) or loaded.model_id in NO_ANSWER_MODELS
-        found = answer_question(loaded.loaded, question, context, top_k, max_answer_len, allow_no_answer)
-        seconds = elapsed()
+    top_k = whole_number("The number of answers (top_k)", top_k, 1, MAX_TOP_K_ANSWERS)
+    max_answer_len = whole_number("The longest answer (max_answer_len)", max_answer_len, 1, MAX_ANSWER_TOKENS)
+    with tab.model(model_id, progress) as served:
+        allow_no_answer = bool(handle_impossible_answer) or served.model.model_id in NO_ANSWER_MODELS
+        found = answer_question(served.model.bundle, question, context, top_k, max_answer_len, allow_no_answer)
     best = found.answers[0] if found.answers else None
-    status = f"{reading_note(found)}\n\n{served_by(loaded, seconds)}"
+    status = f"{reading_note(found)}\n\n{served.status()}"
     return highlighted_context(context, best), best.score if best else None, table_rows(found.answers), status
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
     with gr.Row():
         with gr.Column():
             context = gr.Textbox(
@@ -357,9 +339,9 @@ def build_tab(runtime: Runtime) -> None:
             )
             question = gr.Textbox(label="Question", info=f"Up to {MAX_QA_QUESTION_CHARS:,} characters.")
             top_k = gr.Slider(1, MAX_TOP_K_ANSWERS, value=3, step=1, label="Answers to show (top_k)")
-            model = model_dropdown(choices)
+            model = model_dropdown(tab.choices)
             allow_no_answer = gr.Checkbox(
-                label="Allow 'no answer' (handle_impossible_answer)", **no_answer_setting(choices[0].model_id)
+                label="Allow 'no answer' (handle_impossible_answer)", **no_answer_setting(tab.choices[0].model_id)
             )
             with gr.Accordion("More settings", open=False):
                 max_answer_len = gr.Slider(
@@ -384,25 +366,25 @@ def build_tab(runtime: Runtime) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[context, question, top_k, model], cache_examples=False)
 
-    def qa(
-        context: str,
-        question: str,
-        top_k: float,
-        max_answer_len: float,
-        handle_impossible_answer: bool,
-        model_id: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Find the span of the context that answers the question: the context with the answer highlighted, its
-        score, the top_k answers with character offsets, and a status line."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return answer(runtime, choices, context, question, top_k, max_answer_len, handle_impossible_answer, model_id)
-
-    def on_model_change(model_id: str) -> gr.Checkbox:
-        return gr.Checkbox(**no_answer_setting(model_id))
-
     inputs = [context, question, top_k, max_answer_len, allow_no_answer, model]
     outputs = [highlighted, score, table, status]
-    button.click(qa, inputs, outputs, api_name="qa")
-    question.submit(qa, inputs, outputs, api_visibility="private")
-    model.change(on_model_change, model, allow_no_answer, api_visibility="private")
+    button.click(tab.bind(qa), inputs, outputs, api_name="qa")
+    question.submit(tab.bind(qa), inputs, outputs, api_visibility="private")
+    model.change(no_answer_checkbox, model, allow_no_answer, api_visibility="private")
+
+
+DEMO = Demo(
+    task="qa",
+    title="Question answering",
+    description=(
+        "An encoder fine-tuned on SQuAD reads your question together with the context and marks the span of the "
+        "context that answers it. Long contexts are read in overlapping windows; the answer is always a piece of "
+        "the context, never new text."
+    ),
+    models=(
+        ModelChoice(DISTILBERT_SQUAD, stand_in="distilbert-qa"),
+        ModelChoice(ROBERTA_SQUAD2, stand_in="roberta-qa", note="can say 'no answer' (SQuAD 2.0)"),
+    ),
+    loader=ModelLoader("AutoModelForQuestionAnswering", "AutoTokenizer", int8_allowed=True),
+    build_tab=build_tab,
+)

@@ -10,13 +10,16 @@ from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
 from shared.limits import MAX_SENTIMENT_LINES, MAX_TEXT_CHARS
 from shared.loading import PipelineLoader
-from shared.model_choices import ModelChoice
+from shared.model_choices import SENTIMENT_MODELS
 
 TABLE_HEADERS = ["text", "label", "score"]
+ENGLISH, MULTILINGUAL, SPANISH = (choice.model_id for choice in SENTIMENT_MODELS)
+# text, model
 EXAMPLES = [
-    ["I loved this movie, the acting was wonderful."],
-    ["Time flies like an arrow.\nFruit flies like bananas.\nThe service was slow and the food was cold."],
-    ["Ce film était vraiment magnifique !"],
+    ["I loved this movie, the acting was wonderful.", ENGLISH],
+    ["Time flies like an arrow.\nFruit flies like bananas.\nThe service was slow and the food was cold.", ENGLISH],
+    ["Ce film était vraiment magnifique !", MULTILINGUAL],
+    ["¡Qué película tan bonita! Me encantó.\nEl servicio fue lento y la comida llegó fría.", SPANISH],
 ]
 
 
@@ -78,7 +81,7 @@ def build_tab(tab: Tab) -> None:
             label = gr.Label(label="Sentiment (first line)", num_top_classes=3)
             table = gr.Dataframe(headers=TABLE_HEADERS, label="One row per line", interactive=False)
             status = gr.Markdown(label="Status")
-    gr.Examples(EXAMPLES, inputs=[text], cache_examples=False)
+    gr.Examples(EXAMPLES, inputs=[text, model], cache_examples=False)
 
     batched = dict(concurrency_limit=CONCURRENT_REQUESTS, concurrency_id="sentiment")
     button.click(tab.bind(sentiment), [text, model], [label, table, status], api_name="sentiment", **batched)
@@ -89,12 +92,7 @@ DEMO = Demo(
     task="sentiment",
     title="Sentiment",
     description="A fine-tuned encoder reads the text and scores how positive or negative it sounds.",
-    models=(
-        ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
-        ModelChoice(
-            "cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"
-        ),
-    ),
+    models=SENTIMENT_MODELS,
     loader=PipelineLoader("text-classification", int8_allowed=True),
     build_tab=build_tab,
 )

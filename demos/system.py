@@ -1,4 +1,5 @@
-"""The System tab: the device, the models loaded, their memory, load times and hit counts."""
+"""The System tab: the device, the models loaded, their memory, load times and hit counts. Its tasks are the
+registry's (`demos.DEMOS`): the models are listed in tab order."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import gradio as gr
 import torch
 
+from demos import DEMOS
 from shared.runtime import Runtime
 
 TITLE = "System"
@@ -29,7 +31,15 @@ def device_summary(runtime: Runtime) -> str:
     return "\n\n".join(lines)
 
 
+def tab_position(task: str) -> int:
+    """Where the task's tab sits in the registry; a task no tab declares goes last."""
+    tasks = [demo.task for demo in DEMOS]
+    return tasks.index(task) if task in tasks else len(tasks)
+
+
 def model_rows(runtime: Runtime) -> list[list]:
+    """One row per loaded model, in tab order (most recently used last within a tab)."""
+    entries = sorted(runtime.cache.loaded_models(), key=lambda entry: tab_position(entry.task))
     return [
         [
             entry.task,
@@ -42,7 +52,7 @@ def model_rows(runtime: Runtime) -> list[list]:
             entry.in_use,
             "yes" if entry.stand_in else "no",
         ]
-        for entry in runtime.cache.loaded_models()
+        for entry in entries
     ]
 
 
@@ -51,7 +61,8 @@ def build_tab(runtime: Runtime, tab: gr.Tab) -> None:
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Loaded models", interactive=False)
     refresh = gr.Button("Refresh")
 
-    def system_status():
+    def system_status() -> tuple[str, list[list]]:
+        """The device summary and one row per loaded model."""
         return device_summary(runtime), model_rows(runtime)
 
     refresh.click(system_status, None, [summary, table], api_name="system")

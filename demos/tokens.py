@@ -9,36 +9,13 @@ from typing import Any
 
 import gradio as gr
 
-from demos.common import report_loading, served_by, stopwatch, tab_intro, user_errors
+from demos.common import tab_intro, user_errors
+from demos.tab import Demo, Tab
 from shared.errors import UserError
-from shared.limits import MAX_TEXT_CHARS
+from shared.limits import MAX_DECODE_IDS, MAX_TEXT_CHARS, MAX_TOKENIZED_CHARS, MAX_TOKENIZERS
 from shared.loading import TokenizerLoader
 from shared.model_choices import ModelChoice, pick_choice
-from shared.runtime import Runtime
 
-TASK = "tokens"
-TITLE = "Tokens"
-DESCRIPTION = (
-    "Before a model reads anything, a tokenizer cuts the text into pieces from a fixed vocabulary and replaces each "
-    "piece by its number, its id. Different models cut differently: WordPiece (BERT) marks word-inner pieces with "
-    "`##`, byte-level BPE (GPT-2) keeps the space before a word inside its token and never meets an unknown "
-    "character, SentencePiece (XLM-RoBERTa) marks word starts with `▁`. Models also add special tokens of their own."
-)
-MODELS = [
-    ModelChoice("google-bert/bert-base-cased", stand_in="bert-cased-tokenizer", note="WordPiece, cased"),
-    ModelChoice("google-bert/bert-base-uncased", stand_in="bert-uncased-tokenizer", note="WordPiece, lower-cased"),
-    ModelChoice("openai-community/gpt2", stand_in="gpt2-tokenizer", note="byte-level BPE"),
-    ModelChoice("FacebookAI/xlm-roberta-base", stand_in="xlm-roberta-tokenizer", note="SentencePiece, 100 languages"),
-    ModelChoice(
-        "sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="BERT uncased vocabulary, bundled"
-    ),
-]
-LOADER = TokenizerLoader()
-
-MAX_TOKENIZERS = 3
-# Every token becomes a coloured span in the page; beyond a couple of thousand the browser slows down.
-MAX_TOKENIZED_CHARS = 2_000
-MAX_DECODE_IDS = 2_000
 # One of each algorithm; the allowlist's first model (the operator's, when one is added) always comes first.
 DEFAULT_COMPARISON = ("google-bert/bert-base-cased", "openai-community/gpt2", "FacebookAI/xlm-roberta-base")
 
@@ -283,37 +260,54 @@ def highlight_slot(model_id: str, text: str, tokenization: dict[str, Any]) -> gr
 
 
 @user_errors
-def compare_tokenizers(runtime: Runtime, choices: list[ModelChoice], text: str, model_ids: list[str]):
+def tokens(
+    tab: Tab,
+    text: str,
+    model_ids: list[str],
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+):
+    """Tokenize a text with 1 to 3 tokenizers (model ids). Returns three slots, each an update of a
+    HighlightedText: its "value" is the text cut into tokens labelled "#position id N" (None, and "visible"
+    false, for an unused slot), with its "label" and "color_map"; then the numbers per tokenizer (tokens, ids,
+    special_tokens_mask, character offsets, counts of characters, words, tokens and special tokens, the decoded
+    text); a comparison table (tokenizer, algorithm, vocabulary, tokens, special tokens, characters per token,
+    decodes to the text); and a status line per tokenizer."""
     text = check_text(text)
-    picked = pick_tokenizers(choices, model_ids)
+    picked = pick_tokenizers(tab.choices, model_ids)
     slots, records, rows, status = [], [], [], []
     for model_id in picked:
-        with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-            tokenization = tokenize(loaded.loaded, text)
-            seconds = elapsed()
+        with tab.model(model_id, progress) as served:
+            tokenization = tokenize(served.model.tokenizer, text)
         slots.append(highlight_slot(model_id, text, tokenization))
-        records.append({"model": model_id, "stand_in": loaded.stand_in, **tokenization})
+        records.append({"model": model_id, "stand_in": served.model.stand_in, **tokenization})
         rows.append(comparison_row(model_id, tokenization))
-        status.append(served_by(loaded, seconds))
+        status.append(served.status())
     slots += [gr.HighlightedText(value=None, visible=False)] * (MAX_TOKENIZERS - len(slots))
     numbers = {"characters": len(text), "words": len(text.split()), "tokenizers": records}
     return *slots, numbers, rows, "  \n".join(status)
 
 
 @user_errors
-def decode(runtime: Runtime, choices: list[ModelChoice], model_id: str | None, ids_text: str):
-    ids = parse_token_ids(ids_text)
-    with runtime.model(TASK, choices, model_id, LOADER) as loaded, stopwatch() as elapsed:
-        check_ids_in_vocabulary(ids, len(loaded.loaded), loaded.model_id)
-        decoded = decoded_ids(loaded.loaded, ids)
-        seconds = elapsed()
-    tokens = {"ids": ids, "tokens": decoded["tokens"], "special_tokens_mask": decoded["special_tokens_mask"]}
-    return decoded["text"], decoded["text_without_special_tokens"], tokens, served_by(loaded, seconds)
+def decode_ids(
+    tab: Tab,
+    model_id: str | None,
+    ids: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
+):
+    """Decode token ids (e.g. "101, 7592, 102" or "[101 7592 102]") with one tokenizer. Returns the text with
+    the special tokens, the text without them, {ids, tokens, special_tokens_mask}, and a status line."""
+    token_ids = parse_token_ids(ids)
+    with tab.model(model_id, progress) as served:
+        tokenizer = served.model.tokenizer
+        check_ids_in_vocabulary(token_ids, len(tokenizer), served.model.model_id)
+        decoded = decoded_ids(tokenizer, token_ids)
+    each_id = {"ids": token_ids, "tokens": decoded["tokens"], "special_tokens_mask": decoded["special_tokens_mask"]}
+    return decoded["text"], decoded["text_without_special_tokens"], each_id, served.status()
 
 
-def build_tab(runtime: Runtime) -> None:
-    choices = tab_intro(runtime, TASK, MODELS, DESCRIPTION)
-    model_ids = [choice.model_id for choice in choices]
+def build_tab(tab: Tab) -> None:
+    tab_intro(tab)
+    model_ids = [choice.model_id for choice in tab.choices]
     with gr.Row():
         with gr.Column(scale=3):
             text = gr.Textbox(
@@ -322,7 +316,7 @@ def build_tab(runtime: Runtime) -> None:
         with gr.Column(scale=2):
             tokenizers = gr.CheckboxGroup(
                 choices=model_ids,
-                value=default_model_ids(choices),
+                value=default_model_ids(tab.choices),
                 label="Tokenizers",
                 info=f"Pick 1 to {MAX_TOKENIZERS}, to compare side by side.",
             )
@@ -352,37 +346,39 @@ def build_tab(runtime: Runtime) -> None:
             decode_status = gr.Markdown(label="Status")
     gr.Examples(DECODE_EXAMPLES, inputs=[decode_model, ids_text], cache_examples=False)
 
-    def tokens(
-        text: str,
-        model_ids: list[str],
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio spots the progress tracker by this default)
-    ):
-        """Tokenize a text with 1 to 3 tokenizers (model ids). Returns three slots, each an update of a
-        HighlightedText: its "value" is the text cut into tokens labelled "#position id N" (None, and "visible"
-        false, for an unused slot), with its "label" and "color_map"; then the numbers per tokenizer (tokens, ids,
-        special_tokens_mask, character offsets, counts of characters, words, tokens and special tokens, the decoded
-        text); a comparison table (tokenizer, algorithm, vocabulary, tokens, special tokens, characters per token,
-        decodes to the text); and a status line per tokenizer."""
-        for model_id in model_ids or []:
-            report_loading(progress, runtime, TASK, choices, model_id)
-        return compare_tokenizers(runtime, choices, text, model_ids)
-
-    def decode_ids(
-        model_id: str,
-        ids: str,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ):
-        """Decode token ids (e.g. "101, 7592, 102" or "[101 7592 102]") with one tokenizer. Returns the text with
-        the special tokens, the text without them, {ids, tokens, special_tokens_mask}, and a status line."""
-        report_loading(progress, runtime, TASK, choices, model_id)
-        return decode(runtime, choices, model_id, ids)
-
     tokenized = [*slots, numbers, table, status]
-    button.click(tokens, [text, tokenizers], tokenized, api_name="tokens")
-    text.submit(tokens, [text, tokenizers], tokenized, api_visibility="private")
+    button.click(tab.bind(tokens), [text, tokenizers], tokenized, api_name="tokens")
+    text.submit(tab.bind(tokens), [text, tokenizers], tokenized, api_visibility="private")
     decode_button.click(
-        decode_ids,
+        tab.bind(decode_ids),
         [decode_model, ids_text],
         [decoded_text, decoded_plain, decoded_tokens, decode_status],
         api_name="decode_ids",
     )
+
+
+DEMO = Demo(
+    task="tokens",
+    title="Tokens",
+    description=(
+        "Before a model reads anything, a tokenizer cuts the text into pieces from a fixed vocabulary and replaces "
+        "each piece by its number, its id. Different models cut differently: WordPiece (BERT) marks word-inner "
+        "pieces with `##`, byte-level BPE (GPT-2) keeps the space before a word inside its token and never meets an "
+        "unknown character, SentencePiece (XLM-RoBERTa) marks word starts with `▁`. Models also add special tokens "
+        "of their own."
+    ),
+    models=(
+        ModelChoice("google-bert/bert-base-cased", stand_in="bert-cased-tokenizer", note="WordPiece, cased"),
+        ModelChoice("google-bert/bert-base-uncased", stand_in="bert-uncased-tokenizer", note="WordPiece, lower-cased"),
+        ModelChoice("openai-community/gpt2", stand_in="gpt2-tokenizer", note="byte-level BPE"),
+        ModelChoice(
+            "FacebookAI/xlm-roberta-base", stand_in="xlm-roberta-tokenizer", note="SentencePiece, 100 languages"
+        ),
+        ModelChoice(
+            "sentence-transformers/all-MiniLM-L6-v2", stand_in="minilm-encoder", note="BERT uncased vocabulary, bundled"
+        ),
+    ),
+    loader=TokenizerLoader(),
+    build_tab=build_tab,
+    default_model_ids=default_model_ids,
+)

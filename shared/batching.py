@@ -9,7 +9,7 @@ Callers hold their model from the cache (`ModelCache.use`) while they wait, so n
 
     >>> batcher = ForwardBatcher()
     >>> with runtime.model("sentiment", choices, None, LOADER) as loaded:  # doctest: +SKIP
-    ...     batched = run_pipeline(batcher, loaded.loaded, ["Great!", "Awful."], top_k=None, truncation=True)
+    ...     batched = run_pipeline(batcher, loaded.pipeline, ["Great!", "Awful."], top_k=None, truncation=True)
     >>> batched.results  # doctest: +SKIP
     [[{'label': 'POSITIVE', 'score': 0.99...}, ...], [{'label': 'NEGATIVE', ...}, ...]]
 """

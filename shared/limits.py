@@ -35,7 +35,6 @@ MAX_UPLOAD_MB = 25
 MAX_QUEUED_REQUESTS = 32
 # Requests of one event running at once unless the event sets its own limit.
 DEFAULT_CONCURRENCY_LIMIT = 2
-MAX_IMAGE_SIDE = 1333
 
 
 def is_finite_number(value: object) -> bool:
@@ -65,18 +64,68 @@ def number(name: str, value: object, low: float, high: float) -> float:
 
 
 # --- Tokens ---------------------------------------------------------------------------------------------------------
+MAX_TOKENIZERS = 3  # side by side
+# Every token becomes a coloured span in the page; beyond a couple of thousand the browser slows down.
+MAX_TOKENIZED_CHARS = 2_000
+MAX_DECODE_IDS = 2_000
 
 
 # --- Fill the blank -------------------------------------------------------------------------------------------------
+MAX_SENTENCE_CHARS = 1_000
+MAX_FILLERS = 20
+DEFAULT_FILLERS = 5
 
 
 # --- Embeddings -----------------------------------------------------------------------------------------------------
+MIN_CONTEXT_SENTENCES = 2
+MAX_CONTEXT_SENTENCES = 10
+MAX_SEARCH_SENTENCES = 100
+MAX_EMBEDDING_SENTENCE_CHARS = 500  # per line; a WordPiece sentence this long stays under BERT's 512 positions
+MAX_WORD_CHARS = 50
+MAX_EMBEDDING_LAYER = 12  # the layer slider's top: bert-base-uncased's depth; -1 is a model's own last layer
+DEFAULT_SEARCH_RESULTS = 5
 
 
 # --- Attention ------------------------------------------------------------------------------------------------------
+MAX_ATTENTION_SENTENCE_CHARS = 1_000
+MAX_ATTENTION_TOKENS = 128  # per sentence, special tokens included: past that a heatmap cell is a few pixels
+MAX_FOCUS_CHARS = 50
+# The sliders' range: the deepest and widest models offered have 12 layers × 12 heads.
+MAX_ATTENTION_LAYERS = 12
+MAX_ATTENTION_HEADS = 12
 
 
 # --- Segmentation ---------------------------------------------------------------------------------------------------
 
+# A photo's longest side after scaling: it bounds the model's work and the size of every mask sent back.
+MAX_IMAGE_SIDE = 1333
+
 
 # --- Next-token odds ------------------------------------------------------------------------------------------------
+
+
+# --- Attention from scratch -----------------------------------------------------------------------------------------
+MAX_STEPS_SENTENCE_CHARS = 200
+MAX_STEPS_TOKENS = 16  # per sentence: the step tables stay readable
+MAX_STEPS_WORD_CHARS = 40
+
+
+# --- A classifier opened up -----------------------------------------------------------------------------------------
+MAX_STEPS_TEXT_CHARS = 500
+MAX_STEPS_TEXT_TOKENS = 64  # every token gets a table row
+
+
+# --- Evaluate on your data ------------------------------------------------------------------------------------------
+MAX_EVALUATION_ROWS = 2_000
+MAX_EVALUATION_BYTES = 2 * 2**20
+MAX_EVALUATION_TEXT_CHARS = 2_000
+EVALUATION_BATCH = 32  # rows a forward pass; the progress bar moves once a batch
+
+
+# --- Train a classifier ---------------------------------------------------------------------------------------------
+MAX_TRAINING_EXAMPLES = 1_000
+MAX_TRAINING_LABELS = 20
+MAX_TRAINING_TEXT_CHARS = 1_000
+MAX_TRAINING_BYTES = 2**20
+MAX_CLASSIFIED_SENTENCES = 50
+TRAINED_CLASSIFIER_SECONDS = 3_600  # a session's classifier is dropped an hour after it was trained

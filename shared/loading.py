@@ -72,6 +72,19 @@ class TokenizerLoader:
 Loader = PipelineLoader | ModelLoader | TokenizerLoader
 
 
+def max_input_tokens(model: Any, tokenizer: Any) -> int | None:
+    """How many tokens the model can read: its position table's size (less RoBERTa's padding offset), or the
+    tokenizer's `model_max_length` when that is smaller. Hub tokenizers may have no real `model_max_length` in
+    transformers 5 (it reads as 1e30), so the position table is what bounds an input."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    padding_idx = getattr(embeddings, "padding_idx", None)
+    if positions is not None and isinstance(padding_idx, int):
+        positions -= padding_idx + 1  # RoBERTa counts positions from padding_idx + 1
+    limits = [limit for limit in (positions, getattr(tokenizer, "model_max_length", None)) if limit]
+    return int(min(limits)) if limits else None
+
+
 def torch_module_of(loaded: Any) -> torch.nn.Module | None:
     """The `nn.Module` inside a pipeline or bundle, for memory accounting."""
     module = getattr(loaded, "model", None)
@@ -108,10 +121,10 @@ def quantize_int8(loaded: Any) -> bool:
     weights stored as int8, activations quantised on the fly. Returns whether there was a model to quantise.
 
     `torch.ao.quantization.quantize_dynamic` is deprecated in favour of torchao's `quantize_`, but torchao 0.18
-    does not pay off here: with `Int8DynamicActivationInt8WeightConfig`, DistilBERT at batch 1 on this CPU ran 3-10×
-    slower than float32 in eager mode (no fused int8 CPU kernel), and under `torch.compile` only as fast as
-    `quantize_dynamic` after a 70 s compile per model and a recompile per new input shape. Revisit when torchao has
-    an eager int8 CPU path."""
+    does not pay off here: with `Int8DynamicActivationInt8WeightConfig`, DistilBERT at batch 1 ran slower than
+    float32 in eager mode (no fused int8 CPU kernel), and under `torch.compile` only as fast as `quantize_dynamic`
+    after a long compile per model and a recompile per new input shape. Revisit when torchao has an eager int8 CPU
+    path."""
     module = torch_module_of(loaded)
     if module is None:
         return False

@@ -43,10 +43,6 @@ class LoadedModel:
     int8: bool = False  # linear layers quantised to int8 (--cpu-int8)
 
     @property
-    def loaded(self) -> Any:  # transitional alias for modules not yet converted; removed once all are
-        return self.built
-
-    @property
     def pipeline(self) -> Pipeline:
         return self._built_as(Pipeline)
 

@@ -23,6 +23,16 @@ class ModelChoice:
         return f"https://huggingface.co/{self.model_id}"
 
 
+# The sentiment classifiers, shared by the Sentiment tab and the tab that opens the classifier up.
+SENTIMENT_MODELS = (
+    ModelChoice("distilbert/distilbert-base-uncased-finetuned-sst-2-english", stand_in="distilbert-sentiment"),
+    ModelChoice("cardiffnlp/twitter-xlm-roberta-base-sentiment", stand_in="xlm-roberta-sentiment", note="multilingual"),
+    ModelChoice(
+        "pysentimiento/robertuito-sentiment-analysis", stand_in="robertuito-sentiment", note="Spanish: NEG / NEU / POS"
+    ),
+)
+
+
 def parse_model_override(text: str, known_tasks: set[str] | None = None) -> tuple[str, str]:
     """Parse `TASK=HUB_ID_OR_LOCAL_DIR` as given to `--model`."""
     task, sep, model_id = text.partition("=")

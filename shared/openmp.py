@@ -5,9 +5,9 @@ starts a parallel region its own pool of worker threads and keeps that pool for 
 the pools of a process hold more threads than there are CPUs, libgomp throttles them all: between parallel regions
 its workers sleep after 100 spins instead of 300,000, and each small operator then pays for waking them. Gradio
 runs handlers on long-lived worker threads, so after a few requests served by different threads every forward pass
-was throttled, even with one request at a time. Measured on 2 CPUs with three idle threads that had once run one
-matrix product: GPT-2 `generate` of 16 tokens 466 -> 643 ms, a DistilBERT call 22 -> 36 ms; with their pools
-released, 453 and 22 ms (`benchmarks` shows it through the app).
+was throttled, even with one request at a time: a few idle threads that had once run one matrix product made
+GPT-2 `generate` and a DistilBERT call markedly slower, and releasing their pools took both back to their speed
+without those threads (`python -m benchmarks` measures the app with it).
 
 `omp_pause_resource_all(omp_pause_soft)` frees the calling thread's pool only (libgomp's `gomp_pause_host`); the
 thread's next parallel region builds a new one (a thread start, well under a millisecond). Where the OpenMP runtime

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -13,18 +12,12 @@ import pytest  # noqa: E402
 import transformers  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from app import launch  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.helpers import served, stand_in_settings  # noqa: E402
 
 transformers.logging.disable_progress_bar()
 transformers.logging.set_verbosity_error()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +27,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_settings(cache_dir) -> Settings:
-    return Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port())
+    return stand_in_settings(cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +36,27 @@ def runtime(tiny_settings: Settings) -> Runtime:
 
 
 @pytest.fixture(scope="session")
-def app_url(runtime: Runtime):
-    app = launch(runtime, block=False)
-    yield f"http://{runtime.settings.host}:{runtime.settings.port}/"
-    app.close()
+def served_app(runtime: Runtime):
+    """The app on the session's stand-ins, as production serves it: (its URL, the running Blocks)."""
+    with served(runtime) as url_and_app:
+        yield url_and_app
+
+
+@pytest.fixture(scope="session")
+def app_url(served_app) -> str:
+    return served_app[0]
 
 
 @pytest.fixture(scope="session")
 def client(app_url: str) -> Client:
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_detr(tiny_settings: Settings) -> tuple:
+    """The tiny DETR panoptic stand-in as (model, image processor), loaded once for the segmentation tests."""
+    from shared.stand_ins import ensure_stand_in
+
+    path = ensure_stand_in("detr-panoptic", "tiny", tiny_settings.stand_in_root)
+    model = transformers.DetrForSegmentation.from_pretrained(path).eval()
+    return model, transformers.DetrImageProcessor.from_pretrained(path)

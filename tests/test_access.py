@@ -10,7 +10,7 @@ from gradio_client import Client
 import app as app_module
 from shared.runtime import Runtime
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 LOGIN = ("ada", "correct horse battery staple")
 
@@ -18,13 +18,8 @@ LOGIN = ("ada", "correct horse battery staple")
 @pytest.fixture(scope="module")
 def protected_url(cache_dir):
     """A second app, with a login, sharing the session's stand-ins."""
-    settings = Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port(), auth=(LOGIN,))
-    blocks = app_module.build_app(Runtime(settings))
-    blocks.queue(**app_module.queue_kwargs()).launch(
-        prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings)
-    )
-    yield f"http://127.0.0.1:{settings.port}/"
-    blocks.close()
+    with served(Runtime(stand_in_settings(cache_dir, auth=(LOGIN,)))) as (url, _):
+        yield url
 
 
 def test_the_api_refuses_a_client_without_a_login(protected_url):

@@ -10,10 +10,12 @@ import torch
 import transformers
 
 from demos import attention
+from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.errors import UserError
+from tests.helpers import untimed
 
-MINILM, BERT, GPT2 = (choice.model_id for choice in attention.MODELS)
+MINILM, BERT, GPT2 = (choice.model_id for choice in attention.DEMO.models)
 FLIES_A, FLIES_B = "Time flies like an arrow.", "Fruit flies like bananas."
 
 
@@ -57,12 +59,12 @@ def test_averaging_a_causal_model_stays_causal():
 @pytest.mark.parametrize(
     ("layer", "head", "message"),
     [
-        (7, 1, "Layer 7 does not exist: MiniLM has 6 layers. Pick a layer from 1 to 6"),
-        (-1, 1, "Layer -1 does not exist"),
-        (1, 13, "Head 13 does not exist: MiniLM has 12 heads per layer. Pick a head from 1 to 12"),
-        (1.5, 1, "whole number"),
-        (1, None, "whole number"),
-        (True, 1, "whole number"),
+        (7, 1, r"The layer \(MiniLM has 6 layers; 0 averages them\) must be a whole number from 0 to 6; got 7"),
+        (-1, 1, "The layer .* from 0 to 6; got -1"),
+        (1, 13, r"The head \(MiniLM has 12 heads per layer; 0 averages them\) must be a whole number from 0 to 12"),
+        (1.5, 1, "The layer .* whole number from 0 to 6; got 1.5"),
+        (1, None, "The head .* whole number from 0 to 12; got None"),
+        (True, 1, "The layer .* whole number from 0 to 6; got True"),
     ],
 )
 def test_layer_and_head_outside_the_model_are_refused_with_its_counts(layer, head, message):
@@ -257,8 +259,8 @@ def test_repeated_words_stay_separate_rows_in_the_heatmap(client):
 
 
 def test_real_minilm_flies_looks_at_time_but_not_at_fruit(client):
-    """The issue's example: layer 6, head 3 of the real MiniLM sends "flies" to "time" in the first sentence,
-    and mostly elsewhere in the second."""
+    """Layer 6, head 3 of the real MiniLM sends "flies" to "time" in the first sentence, and mostly elsewhere in
+    the second: the same word attends differently in another context."""
     _, bars, numbers, _ = call(client, FLIES_A, FLIES_B, "flies", layer=6, head=3)
     first, second = numbers["sentences"]
     assert first["focus"]["positions"] == [2] and second["focus"]["positions"] == [2]
@@ -279,6 +281,15 @@ def test_real_minilm_flies_looks_at_time_but_not_at_fruit(client):
     assert {row[table["columns"].index("sentence")] for row in table["data"]} == {f"A: {FLIES_A}", f"B: {FLIES_B}"}
 
 
+def test_endpoint_function_answers_as_the_api_does(client, runtime):
+    inputs = (FLIES_A, FLIES_B, "flies", BERT, 1, 0)
+    _, api_bars, api_numbers, api_status = client.predict(*inputs, api_name="/attention")
+    _, bars, numbers, status = attention.attention(Tab(attention.DEMO, runtime), *inputs)
+    assert bars.sort == api_bars["sort"]
+    assert json.loads(json.dumps(numbers)) == api_numbers
+    assert untimed(status) == untimed(api_status)
+
+
 def test_without_a_focus_word_there_are_no_bars_and_with_two_sentences_two_heatmaps(client):
     plot, bars, numbers, _ = call(client, FLIES_A, FLIES_B)
     assert bars is None
@@ -294,8 +305,8 @@ def test_without_a_focus_word_there_are_no_bars_and_with_two_sentences_two_heatm
         (dict(sentence=FLIES_A, second="word " * 130), "Sentence B is 132 tokens long"),
         (dict(sentence=FLIES_A, focus="bananas"), "“bananas” is not a word of “Time flies like an arrow.”"),
         (dict(sentence=FLIES_A, second=FLIES_B, focus="time"), "“time” is not a word of “Fruit flies like bananas.”"),
-        (dict(sentence=FLIES_A, layer=7), f"Layer 7 does not exist: {MINILM} has 6 layers. Pick a layer from 1 to 6"),
-        (dict(sentence=FLIES_A, model_id=BERT, head=3), f"Head 3 does not exist: {BERT} has 2 heads per layer"),
+        (dict(sentence=FLIES_A, layer=7), f"The layer \\({MINILM} has 6 layers; 0 averages them\\) .* 0 to 6; got 7"),
+        (dict(sentence=FLIES_A, model_id=BERT, head=3), f"The head \\({BERT} has 2 heads per layer; .* got 3"),
         (dict(sentence=FLIES_A, layer=13), "greater than maximum value 12"),  # the slider's own bound
         (dict(sentence=FLIES_A, model_id="evil/model"), "not in the list of choices|not offered here"),
     ],

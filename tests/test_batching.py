@@ -12,6 +12,7 @@ import pytest
 from demos import sentiment, zero_shot
 from demos.tab import Tab
 from shared.batching import length_buckets
+from tests.helpers import confidences
 
 SENTIMENT_TEXTS = [
     "I loved this movie.",
@@ -81,10 +82,6 @@ class ForwardGate:
         self.opened.set()
 
 
-def label_scores(label: dict) -> dict[str, float]:
-    return {item["label"]: item["confidence"] for item in label["confidences"]}
-
-
 def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_results(runtime, client, monkeypatch):
     models = [choice.model_id for choice in sentiment.DEMO.models]
     requests = [(text, models[i % 2]) for i, text in enumerate(SENTIMENT_TEXTS * 3)]
@@ -106,7 +103,7 @@ def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_
 
     for (text, model_id), (label, table, status) in zip(requests, answers, strict=True):
         first_line = text.splitlines()[0]
-        assert label_scores(label) == pytest.approx(expected[first_line, model_id], abs=1e-5)
+        assert confidences(label) == pytest.approx(expected[first_line, model_id], abs=1e-5)
         for line, (row_text, row_label, row_score) in zip(text.splitlines(), table["data"], strict=True):
             best = max(expected[line, model_id], key=expected[line, model_id].get)
             assert (row_text, row_label) == (line, best)
@@ -143,7 +140,7 @@ def test_concurrent_zero_shot_requests_mix_models_and_options_and_equal_unbatche
 
     for index, (scores, status) in enumerate(answers):
         want = expected[index % len(ZERO_SHOT_CASES)]
-        assert label_scores(scores) == pytest.approx(want, abs=1e-5)
+        assert confidences(scores) == pytest.approx(want, abs=1e-5)
         assert scores["label"] == max(want, key=want.get)
         assert models[cases[index][4]] in status
     assert sum("batched with" in status for _, status in answers) == len(cases) - len(models)
@@ -175,7 +172,7 @@ def test_a_request_that_fails_in_a_batch_gets_its_own_error_and_the_others_their
 
     for text, job in zip(good, jobs, strict=True):
         label, _, status = job.result(timeout=60)
-        assert label_scores(label) == pytest.approx(expected[text], abs=1e-5)
+        assert confidences(label) == pytest.approx(expected[text], abs=1e-5)
         assert model_id in status
     with pytest.raises(Exception, match="Something went wrong on the server"):
         bad.result(timeout=60)

@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 
 from shared import bundled
-from shared.bundled import BUNDLED_COPIES, BundledCopy, bundled_directory
+from shared.bundled import BUNDLED_COPIES, MINILM, BundledCopy, bundled_directory
 from shared.runtime import Runtime
 from shared.settings import Settings
-
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ def test_the_client_example_scripts_every_endpoint(app_url, capsys, monkeypatch)
     assert results.keys() == {
         *("sentiment", "zero_shot", "qa", "generate", "beams", "segment", "segment_json", "system"),
         *("next_token", "tokens", "decoded", "fill_mask", "embeddings", "semantic_search", "attention"),
+        *("attention_steps", "pipeline_steps", "evaluate", "train_classifier", "classify_sentences"),
     }
     assert len(results["sentiment"]["confidences"]) == 2
     assert sum(entry["confidence"] for entry in results["zero_shot"]["confidences"]) == pytest.approx(1.0, abs=1e-3)
@@ -36,4 +37,10 @@ def test_the_client_example_scripts_every_endpoint(app_url, capsys, monkeypatch)
     # all-MiniLM-L6-v2 runs with its real weights: the deposit sentence answers the savings question best.
     assert results["semantic_search"]["ranking"][0]["sentence"].startswith("I need to go to the bank")
     assert all(sum(item["focus"]["row"]) == pytest.approx(1.0, abs=1e-3) for item in results["attention"]["sentences"])
+    assert all(
+        sum(row) == pytest.approx(1.0) for item in results["attention_steps"]["sentences"] for row in item["weights"]
+    )
+    assert results["pipeline_steps"]["labels"] == ["NEG", "NEU", "POS"]
+    assert results["evaluate"]["n"] == 12 and 0 <= results["evaluate"]["accuracy"] <= 1
+    assert results["classify_sentences"]["data"][0][1] == "sports"  # real MiniLM vectors
     assert "Traceback" not in capsys.readouterr().err

@@ -11,13 +11,13 @@ import torch
 import transformers
 from gradio_client import Client
 
-from app import build_app, launch_kwargs, parse_settings
+from app import parse_settings
 from demos import TASKS, sentiment, zero_shot
 from shared.loading import conv1d_as_linear, memory_bytes, quantize_int8
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
-from tests.conftest import free_port
+from tests.helpers import confidences, served, stand_in_settings
 
 TEXTS = ["I loved this movie.", "The plot was a mess and the acting was worse.", "Ce film était magnifique !"]
 
@@ -84,15 +84,8 @@ def test_it_is_ignored_with_a_log_line_on_a_gpu(monkeypatch, caplog, tmp_path):
 
 @pytest.fixture(scope="module")
 def int8_client(cache_dir):
-    settings = Settings(cpu_int8=True, stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port())
-    app = build_app(Runtime(settings))
-    app.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))
-    yield Client(f"http://{settings.host}:{settings.port}/", verbose=False)
-    app.close()
-
-
-def confidences(label: dict) -> dict[str, float]:
-    return {item["label"]: item["confidence"] for item in label["confidences"]}
+    with served(Runtime(stand_in_settings(cache_dir, cpu_int8=True))) as (url, _):
+        yield Client(url, verbose=False)
 
 
 def test_an_int8_app_answers_every_text_tab_close_to_float32_and_says_int8(int8_client, client):

@@ -12,13 +12,12 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app
-from demos import DEMOS, segment, tokens
+from demos import TASKS, segment, tokens
+from shared.bundled import MINILM
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
-from tests.conftest import free_port
-
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # served from the installed package
+from tests.helpers import free_port, served
 
 
 def test_download_fetches_each_default_model_and_does_not_serve(monkeypatch, tmp_path):
@@ -36,7 +35,8 @@ def test_download_fetches_each_default_model_and_does_not_serve(monkeypatch, tmp
     ]
     assert fetched == expected
     # Every tokenizer the Tokens tab compares by default, and no default twice within a task.
-    assert {model_id for loader, model_id in fetched if loader == tokens.LOADER} == set(tokens.DEFAULT_COMPARISON)
+    tokenizers = {model_id for loader, model_id in fetched if loader == TASKS["tokens"].loader}
+    assert tokenizers == set(tokens.DEFAULT_COMPARISON)
     assert len(set(fetched)) == len(fetched)
 
 
@@ -72,15 +72,10 @@ def test_after_download_the_app_runs_offline(monkeypatch, tmp_path, cache_dir):
     # Offline, --download finds every default model in the cache through the app's own loaders, and says so.
     app.main(["--download", "--cache-dir", str(tmp_path)])
     # The app, with no stand-ins, serves the Hub ids from that cache.
-    settings = Settings(device="cpu", port=free_port(), cache_dir=tmp_path)
-    served = app.build_app(Runtime(settings))
-    served.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(settings))
-    try:
-        client = Client(f"http://{settings.host}:{settings.port}/", verbose=False)
+    with served(Runtime(Settings(device="cpu", port=free_port(), cache_dir=tmp_path))) as (url, _):
+        client = Client(url, verbose=False)
         label, _, status = client.predict("I loved this film.", api_name="/sentiment")
-        assert DEMOS[0].MODELS[0].model_id in status and "stand-in" not in status
+        assert TASKS["sentiment"].models[0].model_id in status and "stand-in" not in status
         assert label["label"]
         _, table, *_ = client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), 0.5, 0.8, api_name="/segment")
         assert table["data"]
-    finally:
-        served.close()

@@ -10,10 +10,13 @@ import pytest
 import torch
 
 from demos import embeddings
+from demos.tab import Tab
+from shared.bundled import MINILM
 from shared.errors import UserError
+from shared.limits import MAX_CONTEXT_SENTENCES, MIN_CONTEXT_SENTENCES
 from shared.stand_ins.tokenizers import wordpiece_tokenizer
+from tests.helpers import untimed
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BERT = "google-bert/bert-base-uncased"
 RIVER = "We went to the river bank."
 DEPOSIT = "I need to go to the bank to make a deposit."
@@ -109,7 +112,7 @@ def test_layer_minus_one_is_the_last_and_zero_the_embedding_output(layer, expect
 
 @pytest.mark.parametrize("layer", [7, -2, 2.5, float("nan"), "3"])
 def test_a_layer_the_model_does_not_have_is_refused(layer):
-    with pytest.raises(UserError, match="6 layers"):
+    with pytest.raises(UserError, match="6 layers: the layer .*from -1 to 6"):
         embeddings.check_layer(layer, 6)
 
 
@@ -125,7 +128,7 @@ def test_a_layer_the_model_does_not_have_is_refused(layer):
 )
 def test_bad_sentence_lists_are_refused_with_the_fix(text, message):
     with pytest.raises(UserError, match=message):
-        embeddings.split_sentences(text, embeddings.MIN_CONTEXT_SENTENCES, embeddings.MAX_CONTEXT_SENTENCES)
+        embeddings.split_sentences(text, MIN_CONTEXT_SENTENCES, MAX_CONTEXT_SENTENCES)
 
 
 def test_a_sentence_without_the_word_is_named_by_its_line():
@@ -194,6 +197,15 @@ def test_a_savings_account_query_finds_the_money_bank_first(client):
     assert [item["sentence"] for item in numbers["ranking"]] == [DEPOSIT, RIVER]
     assert numbers["ranking"][0]["similarity"] > numbers["ranking"][1]["similarity"]
     assert MINILM in status and "stand-in" not in status
+
+
+def test_search_function_answers_as_the_api_does(client, runtime):
+    inputs = ("money", "\n".join([RIVER, DEPOSIT, LOAN]), BERT, 2)
+    api_bars, api_numbers, api_status = client.predict(*inputs, api_name="/semantic_search")
+    bars, numbers, status = embeddings.semantic_search(Tab(embeddings.DEMO, runtime), *inputs)
+    assert bars.values.tolist() == api_bars["data"]
+    assert numbers == api_numbers
+    assert untimed(status) == untimed(api_status)
 
 
 def test_sentence_similarity_matches_sentence_transformers_known_value(client):

@@ -16,17 +16,15 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
 
-import app as app_module
-from demos import generate
 from shared import loading
 from shared.errors import ModelUnavailable
+from shared.generation import GENERATION_LOCK
 from shared.limits import MAX_QUEUED_REQUESTS
 from shared.loading import PipelineLoader
 from shared.model_cache import ModelCache
 from shared.runtime import Runtime
-from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in
-from tests.conftest import free_port
+from tests.helpers import served, stand_in_settings
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +32,8 @@ def fault_app(cache_dir, tmp_path_factory):
     """The app with sentiment served from a local directory the tests can damage and repair."""
     local = tmp_path_factory.mktemp("operator-model") / "sentiment"
     shutil.copytree(ensure_stand_in("distilbert-sentiment", "tiny", cache_dir / "stand-ins"), local)
-    settings = Settings(
-        stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port(), model_overrides={"sentiment": str(local)}
-    )
-    runtime = Runtime(settings)
-    blocks = app_module.build_app(runtime)
-    blocks.queue(**app_module.queue_kwargs()).launch(
-        prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings)
-    )
-    yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False, max_workers=2 * MAX_QUEUED_REQUESTS), local
-    blocks.close()
+    with served(Runtime(stand_in_settings(cache_dir, model_overrides={"sentiment": str(local)}))) as (url, _):
+        yield Client(url, verbose=False, max_workers=2 * MAX_QUEUED_REQUESTS), local
 
 
 def loaded_tasks(client: Client) -> set[str]:
@@ -89,7 +79,7 @@ def test_a_crowd_past_the_queue_bound_is_told_the_queue_is_full_and_nothing_hang
     client, _ = fault_app
     crowd = MAX_QUEUED_REQUESTS + 16
     # Hold the model: the first generation takes the event's one slot and the others wait in the queue.
-    with generate.GENERATION_LOCK:
+    with GENERATION_LOCK:
         jobs = [client.submit("Hello", None, "greedy", 5, api_name="/generate") for _ in range(crowd)]
         deadline = time.monotonic() + 60
         while sum(job.done() for job in jobs) < crowd - MAX_QUEUED_REQUESTS - 1 and time.monotonic() < deadline:
@@ -132,7 +122,7 @@ def test_the_cache_never_keeps_a_failed_load_and_retries_it(error):
     def request() -> None:
         try:
             with cache.use("sentiment", "m", loader) as entry:
-                results.append(entry.loaded)
+                results.append(entry.built)
         except Exception as failure:
             results.append(failure)
 
@@ -162,7 +152,7 @@ def test_a_request_runs_while_another_model_fails_to_load():
     with ThreadPoolExecutor(2) as pool:
         broken = pool.submit(lambda: cache.use("qa", "broken", loader).__enter__())
         with cache.use("sentiment", "fine", loader) as entry:  # not blocked behind the other load
-            assert entry.loaded == "fine"
+            assert entry.built == "fine"
         release.set()
         with pytest.raises(ModelUnavailable):
             broken.result(10)

@@ -3,14 +3,18 @@ from the stand-in's own logits."""
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 import torch
 
 from demos import fill_mask
 from demos.fill_mask import Filler
+from demos.tab import Tab
 from shared.errors import UserError
+from shared.limits import DEFAULT_FILLERS, MAX_FILLERS, MAX_SENTENCE_CHARS
+from tests.helpers import untimed
 
-DISTILBERT, BERT, XLM_ROBERTA = (choice.model_id for choice in fill_mask.MODELS)
+DISTILBERT, BERT, XLM_ROBERTA = (choice.model_id for choice in fill_mask.DEMO.models)
 WOMAN = "In the hospital the woman works as a [MASK]."
 MAN = "In the hospital the man works as a [MASK]."
 
@@ -43,19 +47,20 @@ def test_an_empty_sentence_is_refused(text):
 
 
 def test_a_too_long_sentence_names_the_limit():
-    with pytest.raises(UserError, match=f"the limit is {fill_mask.MAX_SENTENCE_CHARS:,}"):
+    with pytest.raises(UserError, match=f"the limit is {MAX_SENTENCE_CHARS:,}"):
         fill_mask.check_sentence("word " * 300 + "[MASK]")
 
 
-@pytest.mark.parametrize("top_k", [0, -3, fill_mask.MAX_FILLERS + 1, 2.5, float("nan"), "5", True])
-def test_top_k_out_of_range_or_not_a_whole_number_is_refused(top_k):
-    with pytest.raises(UserError, match=f"whole number from 1 to {fill_mask.MAX_FILLERS}"):
-        fill_mask.check_top_k(top_k)
+@pytest.mark.parametrize("top_k", [0, -3, MAX_FILLERS + 1, 2.5, float("nan"), "5", True])
+def test_top_k_out_of_range_or_not_a_whole_number_is_refused(runtime, top_k):
+    with pytest.raises(gr.Error, match=f"top_k must be a whole number from 1 to {MAX_FILLERS}"):
+        fill_mask.fill_mask(Tab(fill_mask.DEMO, runtime), "The boys [MASK] shy.", None, top_k, "")
 
 
-def test_top_k_defaults_and_accepts_whole_floats():
-    assert fill_mask.check_top_k(None) == fill_mask.DEFAULT_FILLERS
-    assert fill_mask.check_top_k(7.0) == 7
+@pytest.mark.parametrize(("top_k", "fillers"), [(None, DEFAULT_FILLERS), (7.0, 7)])
+def test_top_k_defaults_and_accepts_whole_floats(runtime, top_k, fillers):
+    _, rows, _ = fill_mask.fill_mask(Tab(fill_mask.DEMO, runtime), "The boys [MASK] shy.", None, top_k, "")
+    assert len(rows) == fillers
 
 
 def test_a_blank_comparison_means_no_comparison_and_an_identical_one_is_refused():
@@ -107,13 +112,22 @@ def call(client, text, model_id=None, top_k=5, compare_with=""):
 
 def softmax_at_mask(runtime, model_id: str, text: str) -> tuple[torch.Tensor, str]:
     """The probabilities over the whole vocabulary at the mask, straight from the model's logits (no pipeline)."""
-    with runtime.model(fill_mask.TASK, fill_mask.MODELS, model_id, fill_mask.LOADER) as loaded:
-        tokenizer, model = loaded.loaded.tokenizer, loaded.loaded.model
+    with Tab(fill_mask.DEMO, runtime).model(model_id) as served:
+        tokenizer, model = served.model.pipeline.tokenizer, served.model.pipeline.model
         encoded = tokenizer(fill_mask.with_mask_token(text, tokenizer.mask_token), return_tensors="pt")
         (position,) = torch.nonzero(encoded["input_ids"][0] == tokenizer.mask_token_id)[:, 0].tolist()
         with torch.inference_mode():
             logits = model(**encoded).logits[0, position]
     return torch.softmax(logits.double(), dim=-1), tokenizer.mask_token
+
+
+def test_endpoint_function_answers_as_the_api_does(client, runtime):
+    inputs = (WOMAN, BERT, 3, MAN)
+    api_plot, api_table, api_status = client.predict(*inputs, api_name="/fill_mask")
+    plot, rows, status = fill_mask.fill_mask(Tab(fill_mask.DEMO, runtime), *inputs)
+    assert plot.sort == api_plot["sort"]
+    assert rows == api_table["data"]
+    assert untimed(status) == untimed(api_status)
 
 
 @pytest.mark.parametrize("model_id", [DISTILBERT, BERT, XLM_ROBERTA])
@@ -185,10 +199,10 @@ def test_control_characters_and_other_scripts_around_the_blank_are_answered(clie
         (dict(text=""), "The sentence is empty"),
         (dict(text="The boys are shy."), r"Put \[MASK\] where the missing word goes"),
         (dict(text="The [MASK] are ___."), "has 2 blanks; this tab fills exactly one"),
-        (dict(text="word " * 250 + "[MASK]"), f"the limit is {fill_mask.MAX_SENTENCE_CHARS:,}"),
+        (dict(text="word " * 250 + "[MASK]"), f"the limit is {MAX_SENTENCE_CHARS:,}"),
         (dict(text="." * 600 + " [MASK]"), "tokens long; this model reads at most 512"),
         (dict(top_k=0), "less than minimum value 1"),
-        (dict(top_k=fill_mask.MAX_FILLERS + 1), f"greater than maximum value {fill_mask.MAX_FILLERS}"),
+        (dict(top_k=MAX_FILLERS + 1), f"greater than maximum value {MAX_FILLERS}"),
         (dict(compare_with="The boys are shy."), "The sentence to compare with has no blank"),
         (dict(compare_with="The boys ___ shy."), "The two sentences are the same"),
         (dict(model_id="evil/model"), "not in the list of choices"),

@@ -1,34 +1,31 @@
-"""Text generation: the decoding settings as `generate` kwargs, the Stop criterion, and the /generate endpoint of
-the running app (streaming, seeds, beam search and Stop) on the tiny GPT-2 and Llama stand-ins."""
+"""Text generation: the generation thread, its Stop criterion and pacing (shared/generation.py), and the /generate
+endpoint of the running app (streaming, seeds, beam search and Stop) on the tiny GPT-2 and Llama stand-ins. The
+decoding settings themselves: tests/test_decoding.py."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import queue
 import re
 import threading
 import time
+from dataclasses import fields
 
 import pytest
 import torch
 from transformers import TextIteratorStreamer
 
-from demos import generate
-from shared.errors import UserError
-from shared.limits import (
-    MAX_NEW_TOKENS,
-    MAX_NUM_BEAMS,
-    MAX_NUM_SEQUENCES,
-    MAX_REPETITION_PENALTY,
-    MAX_SEED,
-    MAX_TEMPERATURE,
-    MAX_TEXT_CHARS,
-    MAX_TOP_K,
-    MIN_TEMPERATURE,
-)
+import app
+from demos import generate, next_token
+from demos.tab import Tab
+from shared import generation
+from shared.decoding import GREEDY, DecodingSettings
+from shared.limits import MAX_NEW_TOKENS
+from shared.runtime import Runtime
+from shared.settings import Settings
 
 PROMPT = generate.PROMPT
-SAMPLING_SETTINGS = {"temperature", "top_k", "top_p"}
 
 
 def settings(**changes) -> list:
@@ -64,113 +61,7 @@ def sequences_of(text: str) -> list[str]:
     return re.split(r"\n\n(?=\[\d+\] )", text)
 
 
-# --- decoding settings -> generate kwargs -----------------------------------------------------------------------
-
-
-def test_greedy_drops_sampling_and_beam_settings():
-    kwargs = generate.generate_kwargs(
-        "greedy", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=3, num_beams=4
-    )
-    assert kwargs["do_sample"] is False and kwargs["num_beams"] == 1 and kwargs["max_new_tokens"] == 20
-    assert not SAMPLING_SETTINGS & kwargs.keys() and "num_return_sequences" not in kwargs
-
-
-def test_sampling_passes_temperature_top_k_and_top_p():
-    kwargs = generate.generate_kwargs("sampling", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=2)
-    assert kwargs["do_sample"] is True and kwargs["num_beams"] == 1
-    assert (kwargs["temperature"], kwargs["top_k"], kwargs["top_p"]) == (0.7, 5, 0.5)
-    assert kwargs["num_return_sequences"] == 2
-
-
-def test_beam_search_passes_beams_and_no_sampling_settings():
-    kwargs = generate.generate_kwargs(
-        "beam search", 20, temperature=0.7, top_k=5, top_p=0.5, num_return_sequences=2, num_beams=2
-    )
-    assert kwargs["do_sample"] is False and (kwargs["num_beams"], kwargs["num_return_sequences"]) == (2, 2)
-    assert not SAMPLING_SETTINGS & kwargs.keys()
-
-
-def test_beam_search_needs_at_least_as_many_beams_as_sequences():
-    with pytest.raises(UserError, match="Raise num_beams to 3"):
-        generate.generate_kwargs("beam search", 20, num_return_sequences=3, num_beams=2)
-
-
-def test_every_request_has_a_time_limit_and_whole_token_counts():
-    kwargs = generate.generate_kwargs("sampling", 20.0, temperature=1, top_k=40.0, top_p=1, num_return_sequences=1.0)
-    assert kwargs["max_time"] == generate.MAX_GENERATION_SECONDS
-    assert all(type(kwargs[name]) is int for name in ["max_new_tokens", "top_k", "num_return_sequences"])
-
-
-@pytest.mark.parametrize(
-    ("strategy", "setting", "value", "limit"),
-    [
-        ("greedy", "max_new_tokens", 0, MAX_NEW_TOKENS),
-        ("greedy", "max_new_tokens", MAX_NEW_TOKENS + 1, MAX_NEW_TOKENS),
-        ("greedy", "max_new_tokens", 2.5, MAX_NEW_TOKENS),
-        ("greedy", "repetition_penalty", MAX_REPETITION_PENALTY + 1, MAX_REPETITION_PENALTY),
-        ("sampling", "temperature", 0, MIN_TEMPERATURE),
-        ("sampling", "temperature", MAX_TEMPERATURE * 2, MAX_TEMPERATURE),
-        ("sampling", "top_k", -1, MAX_TOP_K),
-        ("sampling", "top_p", 0, generate.MIN_TOP_P),
-        ("sampling", "top_p", 1.5, 1.0),
-        ("sampling", "num_return_sequences", MAX_NUM_SEQUENCES + 1, MAX_NUM_SEQUENCES),
-        ("beam search", "num_beams", 1, MAX_NUM_BEAMS),
-        ("beam search", "num_beams", MAX_NUM_BEAMS + 1, MAX_NUM_BEAMS),
-    ],
-)
-def test_out_of_range_settings_are_refused_with_their_limit(strategy, setting, value, limit):
-    values = dict(max_new_tokens=20, temperature=1.0, top_k=50, top_p=0.9, num_return_sequences=1, num_beams=2)
-    values[setting] = value
-    with pytest.raises(UserError, match=rf"{setting} must .*{re.escape(str(limit))}"):
-        generate.generate_kwargs(strategy, **values)
-
-
-def test_settings_a_strategy_ignores_are_not_checked():
-    kwargs = generate.generate_kwargs("greedy", 20, temperature=0, top_k=-5, top_p=9, num_beams=0)
-    assert not SAMPLING_SETTINGS & kwargs.keys()
-
-
-def test_unknown_strategy_is_refused():
-    with pytest.raises(UserError, match="greedy, sampling, beam search"):
-        generate.generate_kwargs("contrastive", 20)
-
-
-@pytest.mark.parametrize("prompt", ["", "  \n\t", None])
-def test_empty_prompt_is_refused(prompt):
-    with pytest.raises(UserError, match="Type a prompt"):
-        generate.check_prompt(prompt)
-
-
-def test_too_long_prompt_is_refused_and_spaces_are_kept():
-    with pytest.raises(UserError, match=f"{MAX_TEXT_CHARS:,}"):
-        generate.check_prompt("a" * (MAX_TEXT_CHARS + 1))
-    assert generate.check_prompt(" Once upon a ") == " Once upon a "
-
-
-def test_prompt_and_new_tokens_must_fit_the_context():
-    generate.check_context(1000, 24, 1024)
-    with pytest.raises(UserError, match="context of 1,024 tokens"):
-        generate.check_context(1000, 25, 1024)
-
-
-@pytest.mark.parametrize("seed", [None, -1, "", " "])
-def test_no_seed_means_a_fresh_random_one(seed):
-    seeds = {generate.sampling_seed(seed) for _ in range(5)}
-    assert all(0 <= value <= MAX_SEED for value in seeds) and len(seeds) > 1
-
-
-def test_a_given_seed_is_kept_and_a_bad_one_refused():
-    assert generate.sampling_seed(42.0) == 42 and generate.sampling_seed("42") == 42
-    for bad in [MAX_SEED + 1, -2, 1.5, "lucky"]:
-        with pytest.raises(UserError, match="seed must be a whole number"):
-            generate.sampling_seed(bad)
-
-
-def test_only_one_sequence_without_beams_streams():
-    assert generate.streams(generate.generate_kwargs("greedy", 5))
-    assert generate.streams(generate.generate_kwargs("sampling", 5, 1.0, 50, 1.0, num_return_sequences=1))
-    assert not generate.streams(generate.generate_kwargs("sampling", 5, 1.0, 50, 1.0, num_return_sequences=2))
-    assert not generate.streams(generate.generate_kwargs("beam search", 5, num_return_sequences=1, num_beams=2))
+# --- pure helpers ----------------------------------------------------------------------------------------------
 
 
 def test_several_sequences_are_numbered_and_one_is_left_as_is():
@@ -180,14 +71,24 @@ def test_several_sequences_are_numbered_and_one_is_left_as_is():
 
 
 def interactive_settings(strategy: str) -> set[str]:
-    updates = generate.setting_updates(strategy)
-    return {name for name, update in zip(generate.TOGGLED_SETTINGS, updates, strict=True) if update["interactive"]}
+    names = {name: name for name in generate.interactive_settings(strategy)}  # names standing in for components
+    return {name for name, update in generate.setting_updates(names, strategy).items() if update["interactive"]}
 
 
 def test_setting_updates_grey_out_what_the_strategy_ignores():
-    assert interactive_settings("greedy") == set()
-    assert interactive_settings("sampling") == {"temperature", "top_k", "top_p", "seed", "num_return_sequences"}
-    assert interactive_settings("beam search") == {"num_return_sequences", "num_beams"}
+    always = {"max_new_tokens", "repetition_penalty"}
+    assert interactive_settings("greedy") == always
+    assert interactive_settings("sampling") == always | {
+        "temperature",
+        "top_k",
+        "top_p",
+        "seed",
+        "num_return_sequences",
+    }
+    assert interactive_settings("beam search") == always | {"num_return_sequences", "num_beams"}
+    assert set(generate.interactive_settings("greedy")) == always | {
+        *("temperature", "top_k", "top_p", "seed", "num_return_sequences", "num_beams")
+    }
 
 
 # --- Stop ---------------------------------------------------------------------------------------------------------
@@ -195,7 +96,7 @@ def test_setting_updates_grey_out_what_the_strategy_ignores():
 
 def test_stop_requested_says_stop_for_every_sequence_once_the_event_is_set():
     event = threading.Event()
-    criterion = generate.StopRequested(event)
+    criterion = generation.StopRequested(event)
     input_ids = torch.zeros((3, 5), dtype=torch.long)
     assert criterion(input_ids, None).tolist() == [False, False, False]
     event.set()
@@ -205,16 +106,15 @@ def test_stop_requested_says_stop_for_every_sequence_once_the_event_is_set():
 @pytest.fixture
 def gpt2(runtime):
     """The tiny GPT-2 stand-in as the app's cache holds it."""
-    choices = runtime.choices(generate.TASK, generate.MODELS)
-    with runtime.model(generate.TASK, choices, None, generate.LOADER) as loaded:
-        yield loaded.loaded
+    with Tab(generate.DEMO, runtime).model(None) as served:
+        yield served.model
 
 
 @pytest.fixture
 def slow_gpt2_without_end(gpt2):
     """The cached GPT-2 made slow (about 20 ms a token) and unable to choose its end token, so a generation of
     MAX_NEW_TOKENS runs for many seconds and only Stop can end it early; counts its forward passes."""
-    model, end_of_text = gpt2.model, gpt2.processor.eos_token_id
+    model, end_of_text = gpt2.bundle.model, gpt2.tokenizer.eos_token_id
     forward = model.forward
     calls = []
 
@@ -232,16 +132,16 @@ def slow_gpt2_without_end(gpt2):
 
 
 def test_generation_thread_stops_soon_after_stop_is_set(gpt2, slow_gpt2_without_end):
-    inputs = dict(gpt2.processor(PROMPT, return_tensors="pt"))
-    streamer = TextIteratorStreamer(gpt2.processor, skip_prompt=True)
-    kwargs = generate.generate_kwargs("greedy", MAX_NEW_TOKENS)
-    generation = generate.Generation(gpt2.model, inputs, kwargs, seed=None, streamer=streamer)
-    generation.start()
-    assert generate.running_generations() == 1
+    inputs = dict(gpt2.tokenizer(PROMPT, return_tensors="pt"))
+    streamer = TextIteratorStreamer(gpt2.tokenizer, skip_prompt=True)
+    kwargs = DecodingSettings.checked(GREEDY, MAX_NEW_TOKENS).generate_kwargs()
+    running = generation.Generation(gpt2.bundle.model, inputs, kwargs, seed=None, streamer=streamer)
+    running.start()
+    assert generation.running_generations() == 1
     pieces = [piece for piece, _ in zip(streamer, range(3), strict=False)]
-    generation.stop_and_wait(timeout=60)
-    assert len(pieces) == 3 and generate.running_generations() == 0
-    new_tokens = generation.output.shape[1] - inputs["input_ids"].shape[1]
+    running.stop_and_wait(timeout=60)
+    assert len(pieces) == 3 and generation.running_generations() == 0
+    new_tokens = running.output.shape[1] - inputs["input_ids"].shape[1]
     assert 3 <= new_tokens < MAX_NEW_TOKENS // 2 and len(slow_gpt2_without_end) < MAX_NEW_TOKENS // 2
 
 
@@ -327,8 +227,32 @@ def test_the_api_speaks_transformers_names_and_needs_only_a_prompt(client):
     assert text.startswith(PROMPT) and "sampling · seed" in status
 
 
+def test_the_api_takes_the_decoding_settings_in_their_declared_order():
+    """build_tab lays the inputs out in the order of `DecodingSettings`' fields: the endpoint must take them so."""
+    parameters = list(inspect.signature(generate.generate).parameters)
+    settings_fields = [field.name for field in fields(DecodingSettings)]
+    assert parameters == ["tab", "prompt", "model_id", *settings_fields, "seed", "progress"]
+
+
+def test_gradio_calls_the_module_level_endpoints_with_the_tab(tmp_path):
+    blocks = app.build_app(Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu")))
+    bound = {fn.api_name: fn.fn for fn in blocks.fns.values() if fn.api_name in {"generate", "next_token"}}
+    assert bound["generate"].func is generate.generate and bound["next_token"].func is next_token.next_token
+    assert all(isinstance(endpoint.args[0], Tab) for endpoint in bound.values())
+    assert bound["generate"].args[0].demo is generate.DEMO
+
+
+def test_calling_the_endpoint_function_gives_what_the_api_answers(client, runtime):
+    request = settings(strategy="greedy", max_new_tokens=12)
+    over_the_api, api_status = client.predict(*request, api_name="/generate")
+    *updates, (text, status) = generate.generate(Tab(generate.DEMO, runtime), *request)
+    assert text == over_the_api and text.startswith(PROMPT) and len(text) > len(PROMPT)
+    assert all(later.startswith(earlier) for (earlier, _), (later, _) in zip(updates, updates[1:], strict=False))
+    assert "greedy · 12 new tokens" in status and "greedy · 12 new tokens" in api_status
+
+
 def test_the_llama_stand_in_generates_too(client):
-    model_id = generate.MODELS[1].model_id
+    model_id = generate.DEMO.models[1].model_id
     text, status = client.predict(*settings(model_id=model_id, max_new_tokens=10), api_name="/generate")
     assert text.startswith(PROMPT) and model_id in status
 
@@ -351,9 +275,9 @@ def test_cancelling_a_request_stops_its_generation_on_the_server(client, slow_gp
     job = client.submit(*settings(strategy="greedy", max_new_tokens=MAX_NEW_TOKENS), api_name="/generate")
     first_text, _ = next(job)
     assert first_text.startswith(PROMPT)
-    assert generate.running_generations() == 1
+    assert generation.running_generations() == 1
     job.cancel()
-    assert wait_until(lambda: generate.running_generations() == 0), "the generate thread kept running"
+    assert wait_until(lambda: generation.running_generations() == 0), "the generate thread kept running"
     # The end token is masked, so only the Stop criterion can have ended it this early.
     assert len(slow_gpt2_without_end) < MAX_NEW_TOKENS // 2
     text, status = client.submit(*settings(max_new_tokens=5), api_name="/generate").result(timeout=60)
@@ -364,11 +288,11 @@ def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2, monk
     """The first update shows the first token (one forward pass of the prompt), and with no pacing every later token
     arrives in an update of its own, not held back until its word is complete."""
     monkeypatch.setattr(generate, "UPDATE_SECONDS", 0.0)  # the tiny stand-in writes tokens microseconds apart
-    inputs = gpt2.processor(PROMPT, return_tensors="pt")
-    tokens = gpt2.model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, inputs["input_ids"].shape[1] :]
+    inputs = gpt2.tokenizer(PROMPT, return_tensors="pt")
+    tokens = gpt2.bundle.model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, inputs["input_ids"].shape[1] :]
     expected = []
     for count in range(1, len(tokens) + 1):
-        text = PROMPT + gpt2.processor.decode(tokens[:count], skip_special_tokens=True)
+        text = PROMPT + gpt2.tokenizer.decode(tokens[:count], skip_special_tokens=True)
         if not text.endswith("\ufffd") and (not expected or text != expected[-1]):
             expected.append(text)
     job = client.submit(*settings(strategy="greedy", max_new_tokens=12), api_name="/generate")
@@ -402,26 +326,26 @@ def streamer_of(*pieces: str | None) -> QueueStreamer:
 
 
 def test_paced_without_an_interval_hands_on_every_piece():
-    assert list(generate.paced(streamer_of("Hel", "lo", "", " world", None), interval=0.0)) == ["Hel", "lo", " world"]
+    assert list(generation.paced(streamer_of("Hel", "lo", "", " world", None), interval=0.0)) == ["Hel", "lo", " world"]
 
 
 def test_paced_shows_the_first_piece_at_once_and_gathers_the_rest_until_the_interval_is_up():
-    assert list(generate.paced(streamer_of("Hel", "lo", " world", None), interval=60.0)) == ["Hel", "lo world"]
+    assert list(generation.paced(streamer_of("Hel", "lo", " world", None), interval=60.0)) == ["Hel", "lo world"]
 
 
 def test_paced_sends_gathered_text_when_the_interval_is_up_even_if_nothing_else_comes():
     streamer = streamer_of("a", "b")
     started = time.monotonic()
     threading.Timer(2.0, streamer.pieces.put, args=(None,)).start()  # the end comes much later
-    arrivals = [(piece, time.monotonic() - started) for piece in generate.paced(streamer, interval=0.2)]
+    arrivals = [(piece, time.monotonic() - started) for piece in generation.paced(streamer, interval=0.2)]
     written = [(piece, seconds) for piece, seconds in arrivals if piece is not None]  # None: still writing
     assert [piece for piece, _ in written] == ["a", "b"]
     assert written[1][1] < 1.5, "the gathered piece waited for the end instead of the interval"
 
 
 def test_paced_yields_none_while_nothing_is_written(monkeypatch):
-    monkeypatch.setattr(generate, "PROGRESS_SECONDS", 0.01)
+    monkeypatch.setattr(generation, "PROGRESS_SECONDS", 0.01)
     streamer = QueueStreamer()
     threading.Timer(0.3, streamer.pieces.put, args=(None,)).start()
-    pieces = list(generate.paced(streamer, interval=0.1))
+    pieces = list(generation.paced(streamer, interval=0.1))
     assert pieces and set(pieces) == {None}

@@ -8,7 +8,8 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from demos import generate, qa, segment, sentiment, zero_shot
+from demos import qa, sentiment, zero_shot
+from shared.decoding import STRATEGIES, DecodingSettings, sampling_seed
 from shared.errors import UserError
 from shared.limits import (
     MAX_CANDIDATE_LABELS,
@@ -17,9 +18,12 @@ from shared.limits import (
     MAX_NUM_BEAMS,
     MAX_NUM_SEQUENCES,
     MAX_QA_CONTEXT_CHARS,
+    MAX_SEED,
     MAX_SENTIMENT_LINES,
     MAX_TEXT_CHARS,
     MAX_TOP_K,
+    number,
+    whole_number,
 )
 
 settings.register_profile("fast", max_examples=200, deadline=None)
@@ -98,16 +102,16 @@ def test_check_question_and_context(question, context):
 @given(numbers)
 @example(float("nan"))
 @example(float("inf"))
-def test_check_whole_number(value):
+def test_whole_number(value):
     try:
-        checked = qa.check_whole_number(value, "top_k", 10)
+        checked = whole_number("top_k", value, 1, 10)
     except UserError:
         return
     assert isinstance(checked, int) and 1 <= checked <= 10
 
 
 @given(
-    st.sampled_from([*generate.STRATEGIES, "telepathy", ""]),
+    st.sampled_from([*STRATEGIES, "telepathy", ""]),
     numbers,
     numbers,
     numbers,
@@ -120,9 +124,9 @@ def test_check_whole_number(value):
 @example("beam search", 5, 1.0, 1, 1.0, 1.0, float("inf"), 2)
 def test_generate_kwargs(strategy, max_new_tokens, temperature, top_k, top_p, repetition_penalty, sequences, beams):
     try:
-        kwargs = generate.generate_kwargs(
+        kwargs = DecodingSettings.checked(
             strategy, max_new_tokens, temperature, top_k, top_p, repetition_penalty, sequences, beams
-        )
+        ).generate_kwargs()
     except UserError:
         return
     assert isinstance(kwargs["max_new_tokens"], int) and 1 <= kwargs["max_new_tokens"] <= MAX_NEW_TOKENS
@@ -139,16 +143,16 @@ def test_generate_kwargs(strategy, max_new_tokens, temperature, top_k, top_p, re
 @example("1e400")
 def test_sampling_seed(seed):
     try:
-        checked = generate.sampling_seed(seed)
+        checked = sampling_seed(seed)
     except UserError:
         return
-    assert isinstance(checked, int) and 0 <= checked <= generate.MAX_SEED
+    assert isinstance(checked, int) and 0 <= checked <= MAX_SEED
 
 
 @given(st.one_of(numbers, st.booleans(), st.text(max_size=5)))
 def test_check_threshold(value):
     try:
-        checked = segment.check_threshold("threshold", value)
+        checked = number("threshold", value, 0, 1)
     except UserError:
         return
     assert 0 <= checked <= 1

@@ -55,7 +55,7 @@ def test_twenty_concurrent_requests_load_the_model_once():
     def request(_):
         start.wait()
         with cache.use("sentiment", "model-a", LOADER) as loaded:
-            return id(loaded.loaded)
+            return id(loaded.built)
 
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(request, range(20)))

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 
+import gradio as gr
 import pytest
 import torch
 
-from demos import generate
+from demos import generate, next_token
+from demos.tab import Tab
+from shared.decoding import SAMPLING, DecodingSettings, entropy_bits, next_token_distributions
 from shared.errors import UserError
 from shared.limits import MAX_TOP_K
 
@@ -21,9 +24,16 @@ def logits_of(probabilities: list[float]) -> torch.Tensor:
     return torch.tensor(probabilities).log()
 
 
-def distributions(temperature=1.0, top_k=0, top_p=1.0, logits=None, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+def sampling(temperature: float, top_k: int, top_p: float, repetition_penalty: float = 1.0) -> DecodingSettings:
+    """Sampling settings as given, unchecked."""
+    return DecodingSettings(SAMPLING, 1, temperature, top_k, top_p, repetition_penalty)
+
+
+def distributions(
+    temperature=1.0, top_k=0, top_p=1.0, logits=None, repetition_penalty=1.0, input_ids=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     logits = logits_of(PROBABILITIES) if logits is None else logits
-    return generate.next_token_distributions(logits, temperature, top_k, top_p, **kwargs)
+    return next_token_distributions(logits, sampling(temperature, top_k, top_p, repetition_penalty), input_ids)
 
 
 def kept(probabilities: torch.Tensor) -> list[int]:
@@ -114,9 +124,9 @@ def test_lower_temperature_sharpens_and_higher_flattens():
     logits = random_logits()
     raw, _ = distributions(logits=logits)
     temperatures = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0]
-    entropies = [generate.entropy_bits(distributions(t, logits=logits)[1]) for t in temperatures]
+    entropies = [entropy_bits(distributions(t, logits=logits)[1]) for t in temperatures]
     assert entropies == sorted(entropies) and len(set(entropies)) == len(entropies)
-    assert entropies[3] == pytest.approx(generate.entropy_bits(raw))
+    assert entropies[3] == pytest.approx(entropy_bits(raw))
     assert distributions(0.5, logits=logits)[1].max() > raw.max() > distributions(2.0, logits=logits)[1].max()
     assert entropies[-1] < math.log2(logits.numel())  # never more than uniform
 
@@ -129,9 +139,9 @@ def test_the_repetition_penalty_lowers_the_tokens_of_the_prompt():
 
 
 def test_entropy_is_in_bits():
-    assert generate.entropy_bits(torch.tensor([0.5, 0.5, 0.0])) == pytest.approx(1.0)
-    assert generate.entropy_bits(torch.full((8,), 1 / 8)) == pytest.approx(3.0)
-    assert generate.entropy_bits(torch.tensor([1.0, 0.0])) == 0.0
+    assert entropy_bits(torch.tensor([0.5, 0.5, 0.0])) == pytest.approx(1.0)
+    assert entropy_bits(torch.full((8,), 1 / 8)) == pytest.approx(3.0)
+    assert entropy_bits(torch.tensor([1.0, 0.0])) == 0.0
 
 
 # --- the numbers and the chart --------------------------------------------------------------------------------------
@@ -144,7 +154,7 @@ def describe(token_id: int) -> tuple[str, str]:
 def test_the_numbers_list_the_likeliest_tokens_after_the_settings_with_a_summary():
     logits = logits_of(PROBABILITIES)
     raw, after = distributions(top_k=2, logits=logits)
-    numbers = generate.odds_numbers(raw, after, 3, describe)
+    numbers = next_token.odds_numbers(raw, after, 3, describe)
     tokens = numbers["tokens"]
     assert [token["token_id"] for token in tokens] == [0, 1, 2]
     assert [token["rank"] for token in tokens] == [1, 2, 3]
@@ -163,18 +173,18 @@ def test_the_chart_order_follows_the_sampled_distribution_when_the_penalty_reord
     raw, after = distributions(
         logits=torch.tensor([2.0, 1.5, 0.0]), repetition_penalty=3.0, input_ids=torch.tensor([0])
     )
-    numbers = generate.odds_numbers(raw, after, 3, describe)
+    numbers = next_token.odds_numbers(raw, after, 3, describe)
     assert [token["token_id"] for token in numbers["tokens"]] == [1, 0, 2]
 
 
 def test_the_chart_has_two_bars_per_token_with_distinct_labels_in_order():
     raw, after = distributions(logits=random_logits(), top_k=4)
-    numbers = generate.odds_numbers(raw, after, 6, describe)
-    frame = generate.odds_frame(numbers)
+    numbers = next_token.odds_numbers(raw, after, 6, describe)
+    frame = next_token.odds_frame(numbers)
     assert len(frame) == 12 and frame["token"].is_unique
-    assert frame["distribution"].tolist() == [generate.RAW, generate.AFTER_SETTINGS] * 6
+    assert frame["distribution"].tolist() == [next_token.RAW, next_token.AFTER_SETTINGS] * 6
     assert frame["token"].iloc[0].startswith("1. T") and frame["token"].iloc[-1].startswith("6. T")
-    after_bars = frame[frame["distribution"] == generate.AFTER_SETTINGS]["probability"]
+    after_bars = frame[frame["distribution"] == next_token.AFTER_SETTINGS]["probability"]
     assert after_bars.sum() == pytest.approx(1.0) and (after_bars.iloc[4:] == 0).all()
 
 
@@ -183,20 +193,20 @@ def test_the_chart_has_two_bars_per_token_with_distinct_labels_in_order():
     [(" the", "␣the"), ("\n", "\\n"), ("a\tb", "a\\tb"), ("\u200b", "\\u200b"), ("", "∅"), ("Hello", "Hello")],
 )
 def test_tokens_are_shown_with_their_whitespace_visible(text, shown):
-    assert generate.readable_token(text) == shown
+    assert next_token.readable_token(text) == shown
 
 
 def test_token_text_shows_partial_characters_as_bytes(gpt2):
-    tokenizer = gpt2.processor
+    tokenizer = gpt2.tokenizer
     space = tokenizer.convert_tokens_to_ids("Ġban")
-    assert generate.token_text(tokenizer, space) == (" ban", "␣ban")
+    assert next_token.token_text(tokenizer, space) == (" ban", "␣ban")
     partial = next(i for i in range(len(tokenizer)) if "\ufffd" in tokenizer.decode([i]))
-    text, shown = generate.token_text(tokenizer, partial)
+    text, shown = next_token.token_text(tokenizer, partial)
     assert text == "\ufffd" and shown.startswith("\\x") and len(shown) == 4
 
 
 def test_recent_logits_keep_the_last_few_prompts():
-    cache = generate.RecentLogits(2)
+    cache = next_token.RecentLogits(2)
     entries = {name: (torch.tensor([index]), torch.zeros(3)) for index, name in enumerate("abc")}
     cache.put(("a",), entries["a"])
     cache.put(("b",), entries["b"])
@@ -210,16 +220,14 @@ def test_recent_logits_keep_the_last_few_prompts():
 
 @pytest.fixture(params=[0, 1], ids=["gpt2", "llama"])
 def language_model(runtime, request):
-    choices = runtime.choices(generate.TASK, generate.MODELS)
-    with runtime.model(generate.TASK, choices, generate.MODELS[request.param].model_id, generate.LOADER) as loaded:
-        yield loaded
+    with Tab(generate.DEMO, runtime).model(generate.DEMO.models[request.param].model_id) as served:
+        yield served.model
 
 
 @pytest.fixture
 def gpt2(runtime):
-    choices = runtime.choices(generate.TASK, generate.MODELS)
-    with runtime.model(generate.TASK, choices, None, generate.LOADER) as loaded:
-        yield loaded.loaded
+    with Tab(generate.DEMO, runtime).model(None) as served:
+        yield served.model
 
 
 SAMPLING_SETTINGS = [
@@ -232,9 +240,9 @@ SAMPLING_SETTINGS = [
 
 @pytest.mark.parametrize("settings", SAMPLING_SETTINGS, ids=lambda settings: "-".join(map(str, settings.values())))
 def test_the_odds_are_the_distribution_generate_samples_from(language_model, settings):
-    model, tokenizer = language_model.loaded.model, language_model.loaded.processor
-    input_ids, logits = generate.prompt_logits(language_model, PROMPT)
-    _, after = generate.next_token_distributions(logits, input_ids=input_ids, **settings)
+    model, tokenizer = language_model.bundle.model, language_model.tokenizer
+    input_ids, logits = next_token.prompt_logits(language_model, PROMPT)
+    _, after = next_token_distributions(logits, sampling(**settings), input_ids)
     inputs = tokenizer(PROMPT, return_tensors="pt")
     output = model.generate(
         **inputs, do_sample=True, max_new_tokens=1, output_scores=True, return_dict_in_generate=True, **settings
@@ -266,7 +274,7 @@ def test_the_api_speaks_the_generate_names_and_needs_only_a_prompt(client):
     assert names == ["prompt", "model_id", "temperature", "top_k", "top_p", "repetition_penalty", "shown"]
     assert all(parameter["parameter_has_default"] for parameter in endpoint["parameters"])
     _, numbers, status = client.predict(PROMPT, api_name="/next_token")
-    assert len(numbers["tokens"]) == generate.SHOWN_TOKENS and "Served by" in status
+    assert len(numbers["tokens"]) == next_token.SHOWN_TOKENS and "Served by" in status
 
 
 def test_top_k_through_the_api_keeps_k_tokens_whose_probabilities_sum_to_one(client):
@@ -288,9 +296,9 @@ def test_top_k_through_the_api_keeps_k_tokens_whose_probabilities_sum_to_one(cli
 
 
 def test_with_every_filter_off_the_api_keeps_the_whole_vocabulary(client):
-    _, numbers, status = odds(client, shown=generate.MAX_SHOWN_TOKENS)
+    _, numbers, status = odds(client, shown=next_token.MAX_SHOWN_TOKENS)
     assert numbers["kept_tokens"] == numbers["vocab_size"] and numbers["kept_raw_mass"] == pytest.approx(1.0)
-    assert len(numbers["tokens"]) == generate.MAX_SHOWN_TOKENS
+    assert len(numbers["tokens"]) == next_token.MAX_SHOWN_TOKENS
     assert all(
         token["raw_probability"] == pytest.approx(token["probability_after_settings"]) for token in numbers["tokens"]
     )
@@ -299,19 +307,18 @@ def test_with_every_filter_off_the_api_keeps_the_whole_vocabulary(client):
 
 
 def test_top_p_through_the_api_keeps_the_smallest_set_reaching_p(client):
-    _, numbers, _ = odds(client, top_p=0.05, shown=generate.MAX_SHOWN_TOKENS)
+    _, numbers, _ = odds(client, top_p=0.05, shown=next_token.MAX_SHOWN_TOKENS)
     kept_count = numbers["kept_tokens"]
-    assert 1 < kept_count < generate.MAX_SHOWN_TOKENS
+    assert 1 < kept_count < next_token.MAX_SHOWN_TOKENS
     raw = [token["raw_probability"] for token in numbers["tokens"]]
     assert sum(raw[:kept_count]) >= 0.05 - 1e-6 > sum(raw[: kept_count - 1])
 
 
 def test_moving_a_slider_reuses_the_prompts_logits(client, runtime):
-    choice = generate.MODELS[0]
     prompt = "A prompt only this test sends:"
     forward_passes = []
-    with runtime.cache.use(generate.TASK, choice.model_id, generate.LOADER, choice.stand_in) as loaded:
-        hook = loaded.loaded.model.register_forward_hook(lambda *args: forward_passes.append(1))
+    with Tab(generate.DEMO, runtime).model(None) as served:
+        hook = served.model.bundle.model.register_forward_hook(lambda *args: forward_passes.append(1))
         try:
             first = odds(client, prompt=prompt, top_k=3)[1]
             second = odds(client, prompt=prompt, top_k=0, temperature=0.5)[1]
@@ -324,7 +331,7 @@ def test_moving_a_slider_reuses_the_prompts_logits(client, runtime):
 
 
 def test_the_llama_stand_in_has_odds_too(client):
-    model_id = generate.MODELS[1].model_id
+    model_id = generate.DEMO.models[1].model_id
     _, numbers, status = odds(client, model_id=model_id, top_k=7)
     assert numbers["model_id"] == model_id and numbers["kept_tokens"] == 7 and model_id in status
 
@@ -338,7 +345,7 @@ def test_the_llama_stand_in_has_odds_too(client):
         (dict(top_k=MAX_TOP_K + 1), f"greater than maximum value {MAX_TOP_K}"),
         (dict(temperature=0), "less than minimum value 0.01"),
         (dict(top_p=1.5), "greater than maximum value 1"),
-        (dict(shown=generate.MAX_SHOWN_TOKENS + 1), f"greater than maximum value {generate.MAX_SHOWN_TOKENS}"),
+        (dict(shown=next_token.MAX_SHOWN_TOKENS + 1), f"greater than maximum value {next_token.MAX_SHOWN_TOKENS}"),
         (dict(shown=0), "less than minimum value 1"),
         (dict(model_id="evil/model"), "not in the list of choices|not offered here"),
     ],
@@ -351,8 +358,18 @@ def test_bad_requests_get_a_clear_error(client, changes, message):
 
 def test_the_settings_are_checked_as_generate_checks_them():
     with pytest.raises(UserError, match="top_p must be between"):
-        generate.next_token_odds.__wrapped__(None, [], PROMPT, None, 1.0, 0, 0.0, 1.0, 10)
+        next_token.next_token.__wrapped__(None, PROMPT, None, 1.0, 0, 0.0, 1.0, 10)
     with pytest.raises(UserError, match="top_k must be a whole number"):
-        generate.next_token_odds.__wrapped__(None, [], PROMPT, None, 1.0, 2.5, 1.0, 1.0, 10)
+        next_token.next_token.__wrapped__(None, PROMPT, None, 1.0, 2.5, 1.0, 1.0, 10)
     with pytest.raises(UserError, match="shown must be a whole number from 1 to 50"):
-        generate.next_token_odds.__wrapped__(None, [], PROMPT, None, 1.0, 0, 1.0, 1.0, 2.5)
+        next_token.next_token.__wrapped__(None, PROMPT, None, 1.0, 0, 1.0, 1.0, 2.5)
+
+
+def test_the_odds_follow_the_settings_only_once_asked_for(runtime):
+    tab = Tab(generate.DEMO, runtime)
+    request = (PROMPT, None, 0.9, 4, 1.0, 1.0, 6)
+    skipped = next_token.follow_settings(tab, False, *request)
+    assert len(skipped) == 3 and all(update == gr.skip() for update in skipped)
+    _, followed, _ = next_token.follow_settings(tab, True, *request)
+    _, asked, _ = next_token.next_token(tab, *request)
+    assert followed == asked and followed["kept_tokens"] == 4 and len(followed["tokens"]) == 6

@@ -10,20 +10,16 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.utils import StatusUpdate
 
-from app import build_app, launch_kwargs
 from demos import TASKS, segment
 from shared.runtime import Runtime
-from tests.conftest import free_port
+from tests.helpers import free_port, served
 
 
 @pytest.fixture(scope="module")
 def fresh_client(tiny_settings):
     """An app of its own, so that no other test has loaded its models yet."""
-    settings = replace(tiny_settings, port=free_port())
-    app = build_app(Runtime(settings))
-    app.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))
-    yield Client(f"http://{settings.host}:{settings.port}/", verbose=False)
-    app.close()
+    with served(Runtime(replace(tiny_settings, port=free_port()))) as (url, _):
+        yield Client(url, verbose=False)
 
 
 def progress_messages(job) -> list[str]:

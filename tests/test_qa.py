@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from demos import qa
+from demos.tab import Tab
 from shared.errors import UserError
-from shared.limits import MAX_QA_CONTEXT_CHARS, MAX_QA_QUESTION_CHARS, MAX_TOP_K_ANSWERS
+from shared.limits import MAX_QA_CONTEXT_CHARS, MAX_QA_QUESTION_CHARS, MAX_TOP_K_ANSWERS, whole_number
 from shared.stand_ins import ensure_stand_in
 from shared.stand_ins.tokenizers import wordpiece_tokenizer
+from tests.helpers import untimed
 
-DISTILBERT, SQUAD2 = (choice.model_id for choice in qa.MODELS)
+DISTILBERT, SQUAD2 = (choice.model_id for choice in qa.DEMO.models)
 
 # "Where is it?" / "The tower is in Paris, France." as a BERT tokenizer splits it: [CLS] question [SEP] context [SEP].
 CONTEXT = "The tower is in Paris, France."
@@ -208,9 +210,9 @@ def test_check_question_and_context_keeps_the_context_as_given():
 
 
 @pytest.mark.parametrize("value", [0, 11, 2.5, None])
-def test_check_whole_number_refuses_out_of_range(value):
-    with pytest.raises(UserError, match="from 1 to 10"):
-        qa.check_whole_number(value, "top_k", 10)
+def test_whole_number_refuses_out_of_range(value):
+    with pytest.raises(UserError, match="top_k must be a whole number from 1 to 10"):
+        whole_number("top_k", value, 1, 10)
 
 
 def test_highlighted_context_marks_the_best_answer():
@@ -295,6 +297,16 @@ def test_endpoint_answers_with_a_piece_of_the_context(client):
     assert "1 window " in status and DISTILBERT in status and "stand-in" in status
 
 
+def test_endpoint_function_answers_as_the_api_does(client, runtime):
+    inputs = (qa.LOST_KEYS, "Where did I leave the keys?", 4, 15, True, DISTILBERT)
+    api_highlighted, api_score, api_table, api_status = client.predict(*inputs, api_name="/qa")
+    highlighted, score, table, status = qa.qa(Tab(qa.DEMO, runtime), *inputs)
+    assert [{"token": text, "class_or_confidence": label} for text, label in highlighted] == api_highlighted
+    assert score == api_score
+    assert table == api_table["data"]
+    assert untimed(status) == untimed(api_status)
+
+
 def test_endpoint_returns_top_k_different_answers_best_first(client):
     _, _, table, _ = client.predict(
         context=qa.LOST_KEYS, question="Where did I leave the keys?", top_k=MAX_TOP_K_ANSWERS, api_name="/qa"
@@ -327,7 +339,7 @@ def test_endpoint_reads_a_long_context_in_several_windows(client, model_id):
 def test_endpoint_squad2_model_may_say_no_answer_without_being_asked(client, tiny_settings):
     # Which question the random stand-in finds unanswerable is looked up first, with the span search itself.
     model_dir = ensure_stand_in("roberta-qa", "tiny", tiny_settings.stand_in_root)
-    bundle = qa.LOADER(str(model_dir), "cpu", torch.float32)
+    bundle = qa.DEMO.loader(str(model_dir), "cpu", torch.float32)
     sentences = re.split(r"(?<=\.) ", f"{qa.EIFFEL_TOWER} {qa.LOST_KEYS}")
     questions = ["Who?", "What?", "When?", "Where?", "Why?", "Who painted the Mona Lisa?", "Where are the keys?"]
     cases = ((sentence, question) for sentence in sentences for question in questions)

@@ -80,10 +80,10 @@ def v4_answers(model_dir: Path, cases: list[dict], scratch: Path) -> list[list[d
     return output["answers"]
 
 
-@pytest.mark.parametrize("family", [choice.stand_in for choice in qa.MODELS])
+@pytest.mark.parametrize("family", [choice.stand_in for choice in qa.DEMO.models])
 def test_answers_match_the_transformers_4_pipeline(family, tiny_settings, tmp_path):
     model_dir = ensure_stand_in(family, "tiny", tiny_settings.stand_in_root)
-    bundle = qa.LOADER(str(model_dir), "cpu", torch.float32)
+    bundle = qa.DEMO.loader(str(model_dir), "cpu", torch.float32)
     cases = [*CASES, case_where_no_answer_ranks(bundle)]
     expected = v4_answers(model_dir, cases, tmp_path)
     windows_used = []

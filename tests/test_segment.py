@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -18,27 +16,22 @@ from PIL import Image
 from transformers import DetrConfig, DetrForSegmentation, DetrImageProcessor
 
 from demos import segment
+from demos.tab import Tab
+from shared import detr_panoptic, mask_encoding
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
-from shared.stand_ins import ensure_stand_in
 from shared.stand_ins.detr import TINY_DIMS, TINY_IMAGE_SIZE, TINY_LABELS
 
-MODEL_ID = segment.MODELS[0].model_id
-
-
-@pytest.fixture(scope="module")
-def tiny_detr(tiny_settings):
-    path = ensure_stand_in("detr-panoptic", "tiny", tiny_settings.stand_in_root)
-    return DetrForSegmentation.from_pretrained(path).eval(), DetrImageProcessor.from_pretrained(path)
+MODEL_ID = segment.DEMO.models[0].model_id
 
 
 def segments_of(model, processor, image: Image.Image, threshold: float = segment.DEFAULT_THRESHOLD):
     image = segment.fit_image(image)
-    outputs = segment.forward(model, **segment.model_inputs(processor, image, "cpu", torch.float32))
-    segmentation, info = segment.panoptic_map(
+    outputs = detr_panoptic.forward(model, **detr_panoptic.model_inputs(processor, image, "cpu", torch.float32))
+    segmentation, info = detr_panoptic.panoptic_map(
         processor, outputs, (image.height, image.width), threshold, segment.DEFAULT_OVERLAP_MASK_AREA_THRESHOLD
     )
-    return segment.merge_segments(segmentation, info, model.config.id2label)
+    return detr_panoptic.merge_segments(segmentation, info, model.config.id2label)
 
 
 def test_fit_image_refuses_a_missing_image():
@@ -73,14 +66,17 @@ def test_fit_image_applies_the_exif_orientation():
     assert segment.fit_image(Image.open(buffer)).size == (20, 40)
 
 
-@pytest.mark.parametrize("value", [-0.1, 1.5, "0.5", None, True])
-def test_check_threshold_refuses_what_is_not_a_share(value):
-    with pytest.raises(UserError, match="between 0 and 1"):
-        segment.check_threshold("threshold", value)
+@pytest.mark.parametrize("value", [-0.1, 1.5, "0.5", None, True, float("nan")])
+@pytest.mark.parametrize("name", ["threshold", "overlap_mask_area_threshold"])
+def test_the_endpoint_refuses_a_threshold_that_is_not_a_share(runtime, name, value):
+    photo = Image.open(segment.EXAMPLE_PHOTOS[0])
+    thresholds = {"threshold": 0.85, "overlap_mask_area_threshold": 0.8, name: value}
+    with pytest.raises(gr.Error, match=f"{name} must be between 0 and 1"):
+        segment.segment(Tab(segment.DEMO, runtime), photo, **thresholds, model_id=None)
 
 
 def test_instance_labels_number_only_repeated_names():
-    assert segment.instance_labels(["person", "cup", "person", "sky", "person"]) == [
+    assert detr_panoptic.instance_labels(["person", "cup", "person", "sky", "person"]) == [
         "person #1",
         "cup",
         "person #2",
@@ -97,10 +93,10 @@ def test_merge_segments_fuses_stuff_keeps_things_apart_and_labels_them_uniquely(
         {"id": 3, "label_id": 1, "score": 0.8},
         {"id": 4, "label_id": 1, "score": 0.99},
     ]
-    merged = segment.merge_segments(segmentation, info, {0: "person", 1: "sky"}, stuff_names=frozenset({"sky"}))
+    merged = detr_panoptic.merge_segments(segmentation, info, {0: "person", 1: "sky"}, stuff_names=frozenset({"sky"}))
     assert [(piece.label, piece.score) for piece in merged] == [("sky", 0.99), ("person #1", 0.95), ("person #2", 0.9)]
     assert merged[0].mask.tolist() == [[False] * 4, [True] * 4, [False] * 4]
-    rows = segment.table_rows(merged)
+    rows = mask_encoding.table_rows(merged)
     assert rows[0] == ["sky", 0.99, pytest.approx(100 * 4 / 12, abs=0.01)]
 
 
@@ -220,24 +216,6 @@ def test_endpoint_refuses_too_many_pixels_with_a_message(client, tmp_path):
         client.predict(handle_file(str(huge)), 0.85, 0.8, MODEL_ID, api_name="/segment")
 
 
-def test_mask_rle_round_trips_and_counts_background_first():
-    mask = np.array([[1, 0, 0], [1, 1, 0]], dtype=bool)
-    rle = segment.mask_rle(mask)
-    assert rle == {"size": [2, 3], "counts": [0, 2, 1, 1, 2]}  # column-major: 1,1 | 0,1 | 0,0
-    assert np.array_equal(segment.rle_mask(rle), mask)
-    empty = np.zeros((4, 5), dtype=bool)
-    assert segment.mask_rle(empty)["counts"] == [20]
-    assert np.array_equal(segment.rle_mask(segment.mask_rle(empty)), empty)
-
-
-def test_overlay_paints_each_segment_and_leaves_the_rest_alone():
-    image = Image.new("RGB", (4, 2), (0, 0, 0))
-    mask = np.zeros((2, 4), dtype=bool)
-    mask[:, :2] = True
-    painted = np.asarray(segment.overlay(image, [segment.Segment("cup", 0.9, mask)], opacity=1.0))
-    assert tuple(painted[0, 0]) == segment.segment_colour(0) and tuple(painted[1, 3]) == (0, 0, 0)
-
-
 def test_endpoint_offers_the_overlay_and_the_segments_as_downloads(client):
     photo = segment.EXAMPLE_PHOTOS[2]
     annotated, table, _, overlay_png, segments_json = client.predict(
@@ -252,17 +230,6 @@ def test_endpoint_offers_the_overlay_and_the_segments_as_downloads(client):
     assert [[item["label"], item["score"], item["area_percent"]] for item in record["segments"]] == table["data"]
     for item, annotation in zip(record["segments"], annotated["annotations"], strict=True):
         with Image.open(annotation["image"]) as shown:
-            mask = segment.rle_mask(item["mask"])
+            mask = mask_encoding.rle_mask(item["mask"])
             assert mask.shape == (record["height"], record["width"])
             assert np.array_equal(mask, np.asarray(shown.convert("L")) > 0)
-
-
-def test_download_folders_older_than_the_limit_are_removed(tmp_path):
-    old, recent = tmp_path / "segments-old", tmp_path / "segments-recent"
-    for folder in (old, recent):
-        folder.mkdir()
-        (folder / "segments.json").write_text("{}")
-    an_hour_ago = time.time() - 3600
-    os.utime(old, (an_hour_ago, an_hour_ago))
-    segment.remove_old_downloads(tmp_path, max_age_seconds=600)
-    assert not old.exists() and recent.exists()

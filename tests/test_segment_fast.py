@@ -1,5 +1,6 @@
-"""The kept-queries forward of the segmentation tab gives what the stock DETR forward and transformers' stock
-image-segmentation pipeline give, while running the mask head only for the queries post-processing keeps.
+"""The kept-queries forward of the segmentation tab (shared/detr_panoptic.py) gives what the stock DETR forward and
+transformers' stock image-segmentation pipeline give, while running the mask head only for the queries
+post-processing keeps.
 
 Mask logits may differ from the stock ones by float rounding: oneDNN sums a convolution over 4 queries in another
 order than over 100, and `conv1` is split into a photo part and a query part. They stay within MASK_LOGIT_ATOL of
@@ -14,12 +15,13 @@ import pytest
 import torch
 from gradio_client import handle_file
 from PIL import Image
-from transformers import DetrForSegmentation, DetrImageProcessor, pipeline
+from transformers import pipeline
 
 from demos import segment
-from shared.stand_ins import ensure_stand_in
+from shared import detr_panoptic, mask_encoding
+from shared.loading import ModelBundle
 
-MODEL_ID = segment.MODELS[0].model_id
+MODEL_ID = segment.DEMO.models[0].model_id
 MASK_LOGIT_ATOL = 1e-4
 # A logit moved by d moves a score-weighted mask probability by at most a factor exp(d) ~ 1 + d; two of them in
 # opposite directions can swap if they are within 2 d of each other.
@@ -31,27 +33,21 @@ PHOTOS = segment.EXAMPLE_PHOTOS
 
 
 @pytest.fixture(scope="module")
-def tiny_detr(tiny_settings):
-    path = ensure_stand_in("detr-panoptic", "tiny", tiny_settings.stand_in_root)
-    return DetrForSegmentation.from_pretrained(path).eval(), DetrImageProcessor.from_pretrained(path)
-
-
-@pytest.fixture(scope="module")
 def stock_outputs(tiny_detr):
     """The stock full forward on each example photo, run once: (photo, inputs, outputs) by photo name."""
     model, processor = tiny_detr
     runs = {}
     for path in PHOTOS:
         photo = segment.fit_image(Image.open(path))
-        inputs = segment.model_inputs(processor, photo, "cpu", torch.float32)
-        runs[path.name] = (photo, inputs, segment.forward(model, **inputs))
+        inputs = detr_panoptic.model_inputs(processor, photo, "cpu", torch.float32)
+        runs[path.name] = (photo, inputs, detr_panoptic.forward(model, **inputs))
     return runs
 
 
 def near_ties(stock, threshold: float, size: tuple[int, int]) -> np.ndarray:
     """Pixels where post-processing's argmax over the kept queries' score-weighted mask probabilities is a
     near-tie in the stock outputs."""
-    keep = segment.kept_queries(stock.logits, threshold)[0]
+    keep = detr_panoptic.kept_queries(stock.logits, threshold)[0]
     if keep.sum() < 2:
         return np.zeros(size, dtype=bool)
     scores = torch.softmax(stock.logits[0, keep], dim=-1).max(-1).values
@@ -81,16 +77,16 @@ def test_kept_queries_picks_what_post_processing_keeps():
     )
     logits = probabilities.log().unsqueeze(0)
     assert logits.shape[-1] - 1 == no_object
-    assert segment.kept_queries(logits, 0.5).tolist() == [[True, False, False, True, False]]
-    assert segment.kept_queries(logits, 0.2).tolist() == [[True, False, True, True, True]]
-    assert not segment.kept_queries(logits, 1.0).any()
+    assert detr_panoptic.kept_queries(logits, 0.5).tolist() == [[True, False, False, True, False]]
+    assert detr_panoptic.kept_queries(logits, 0.2).tolist() == [[True, False, True, True, True]]
+    assert not detr_panoptic.kept_queries(logits, 1.0).any()
 
 
 def test_the_thresholds_cover_none_few_and_many_kept_queries(stock_outputs):
     coffee = stock_outputs["coffee.jpg"][2]
     assert (coffee.logits.argmax(-1) == coffee.logits.shape[-1] - 1).any(), "a query that sees no object, dropped"
     for _, _, outputs in stock_outputs.values():
-        counts = [int(segment.kept_queries(outputs.logits, threshold).sum()) for threshold in THRESHOLDS]
+        counts = [int(detr_panoptic.kept_queries(outputs.logits, threshold).sum()) for threshold in THRESHOLDS]
         num_queries = outputs.logits.shape[1]
         assert counts[0] == 0 and 1 <= counts[1] <= 6 and counts[3] >= num_queries // 2
         assert counts == sorted(counts) and len(set(counts)) == len(counts)
@@ -105,17 +101,17 @@ def test_the_thresholds_cover_none_few_and_many_kept_queries(stock_outputs):
 def test_kept_queries_forward_equals_the_stock_forward_and_post_processing(tiny_detr, stock_outputs, photo, threshold):
     model, processor = tiny_detr
     image, inputs, stock = stock_outputs[photo]
-    fast = segment.forward_kept_queries(model, **inputs, threshold=threshold)
+    fast = detr_panoptic.forward_kept_queries(model, **inputs, threshold=threshold)
 
-    keep = segment.kept_queries(stock.logits, threshold)[0]
+    keep = detr_panoptic.kept_queries(stock.logits, threshold)[0]
     assert fast.pred_masks.shape == (1, int(keep.sum()), *stock.pred_masks.shape[-2:])
     assert torch.equal(fast.logits, stock.logits[:, keep])
     assert torch.equal(fast.pred_boxes, stock.pred_boxes[:, keep])
     torch.testing.assert_close(fast.pred_masks, stock.pred_masks[:, keep], rtol=0, atol=MASK_LOGIT_ATOL)
 
     size = (image.height, image.width)
-    fast_map, fast_info = segment.panoptic_map(processor, fast, size, threshold, OVERLAP)
-    stock_map, stock_info = segment.panoptic_map(processor, stock, size, threshold, OVERLAP)
+    fast_map, fast_info = detr_panoptic.panoptic_map(processor, fast, size, threshold, OVERLAP)
+    stock_map, stock_info = detr_panoptic.panoptic_map(processor, stock, size, threshold, OVERLAP)
     assert fast_info == stock_info
     assert_same_map(fast_map, stock_map, near_ties(stock, threshold, size))
     assert (len(fast_info) == 0) == (threshold == 1.0)
@@ -133,10 +129,10 @@ def test_kept_queries_forward_equals_transformers_stock_pipeline(tiny_detr, phot
     image = segment.fit_image(Image.open(photo))
     expected = stock_pipeline(image, subtask="panoptic", threshold=threshold, overlap_mask_area_threshold=OVERLAP)
 
-    inputs = segment.model_inputs(processor, image, "cpu", torch.float32)
-    outputs = segment.forward_kept_queries(model, **inputs, threshold=threshold)
-    near_tie = near_ties(segment.forward(model, **inputs), threshold, (image.height, image.width))
-    segmentation, segments_info = segment.panoptic_map(
+    inputs = detr_panoptic.model_inputs(processor, image, "cpu", torch.float32)
+    outputs = detr_panoptic.forward_kept_queries(model, **inputs, threshold=threshold)
+    near_tie = near_ties(detr_panoptic.forward(model, **inputs), threshold, (image.height, image.width))
+    segmentation, segments_info = detr_panoptic.panoptic_map(
         processor, outputs, (image.height, image.width), threshold, OVERLAP
     )
 
@@ -153,10 +149,10 @@ def test_kept_queries_forward_on_a_batch_of_two_photos_of_different_sizes(tiny_d
     photos = [segment.fit_image(Image.open(path)) for path in PHOTOS[1:]]
     inputs = processor(images=photos, return_tensors="pt")  # padded to one size, with a pixel mask
     threshold = 0.99
-    stock = segment.forward(model, inputs["pixel_values"], inputs["pixel_mask"])
-    fast = segment.forward_kept_queries(model, inputs["pixel_values"], inputs["pixel_mask"], threshold)
+    stock = detr_panoptic.forward(model, inputs["pixel_values"], inputs["pixel_mask"])
+    fast = detr_panoptic.forward_kept_queries(model, inputs["pixel_values"], inputs["pixel_mask"], threshold)
 
-    keep = segment.kept_queries(stock.logits, threshold)
+    keep = detr_panoptic.kept_queries(stock.logits, threshold)
     assert keep[0].tolist() != keep[1].tolist(), "each photo keeps other queries"
     union = keep.any(0)
     assert fast.pred_masks.shape[:2] == (2, int(union.sum()))
@@ -187,10 +183,10 @@ def test_the_mask_head_runs_for_kept_queries_only_and_not_at_all_when_none_is_ke
         model.mask_head.output_conv.register_forward_hook(lambda module, args, output: calls.append(("mask", output))),
     ]
     try:
-        segment.forward_kept_queries(model, **inputs, threshold=1.0)
+        detr_panoptic.forward_kept_queries(model, **inputs, threshold=1.0)
         assert calls == []
-        segment.forward_kept_queries(model, **inputs, threshold=0.9999)
-        kept = int(segment.kept_queries(stock.logits, 0.9999).sum())
+        detr_panoptic.forward_kept_queries(model, **inputs, threshold=0.9999)
+        kept = int(detr_panoptic.kept_queries(stock.logits, 0.9999).sum())
         assert [(name, output.shape[1] if name == "attention" else output.shape[0]) for name, output in calls] == [
             ("attention", kept),
             ("mask", kept),
@@ -201,6 +197,21 @@ def test_the_mask_head_runs_for_kept_queries_only_and_not_at_all_when_none_is_ke
             hook.remove()
 
 
+def test_find_segments_gives_the_stock_forwards_segments_on_a_loaded_bundle(tiny_detr, stock_outputs):
+    model, processor = tiny_detr
+    image, _, stock = stock_outputs["chelsea.jpg"]
+    size = (image.height, image.width)
+    expected = detr_panoptic.merge_segments(
+        *detr_panoptic.panoptic_map(processor, stock, size, 0.85, OVERLAP), model.config.id2label
+    )
+    found = detr_panoptic.find_segments(ModelBundle(model, processor), image, 0.85, OVERLAP)
+    assert len(expected) >= 3
+    assert [(piece.label, piece.score) for piece in found] == [(piece.label, piece.score) for piece in expected]
+    near_tie = near_ties(stock, 0.85, size)
+    for ours, theirs in zip(found, expected, strict=True):
+        assert_same_map(ours.mask, theirs.mask, near_tie)
+
+
 def test_endpoint_gives_the_stock_forwards_segments_and_masks(client, tiny_detr):
     model, processor = tiny_detr
     photo, threshold = PHOTOS[2], 0.85
@@ -209,12 +220,12 @@ def test_endpoint_gives_the_stock_forwards_segments_and_masks(client, tiny_detr)
 
     image = segment.fit_image(Image.open(photo))
     size = (image.height, image.width)
-    stock = segment.forward(model, **segment.model_inputs(processor, image, "cpu", torch.float32))
-    segmentation, info = segment.panoptic_map(processor, stock, size, threshold, OVERLAP)
-    expected = segment.merge_segments(segmentation, info, model.config.id2label)
+    stock = detr_panoptic.forward(model, **detr_panoptic.model_inputs(processor, image, "cpu", torch.float32))
+    segmentation, info = detr_panoptic.panoptic_map(processor, stock, size, threshold, OVERLAP)
+    expected = detr_panoptic.merge_segments(segmentation, info, model.config.id2label)
 
     assert len(expected) >= 3
-    rows = segment.table_rows(expected)
+    rows = mask_encoding.table_rows(expected)
     assert [row[:2] for row in table["data"]] == [row[:2] for row in rows]  # labels and scores
     assert [row[2] for row in table["data"]] == pytest.approx([row[2] for row in rows], abs=0.011)  # area %
     labels = [entry["label"] for entry in annotated["annotations"]]

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from demos import tokens
+from demos.tab import Tab
 from shared.errors import UserError
+from shared.limits import MAX_DECODE_IDS, MAX_TOKENIZED_CHARS
 from shared.model_choices import ModelChoice
 from shared.stand_ins import ensure_stand_in
+from tests.helpers import untimed
 
-BERT_CASED, BERT_UNCASED, GPT2, XLM_ROBERTA, MINILM = (choice.model_id for choice in tokens.MODELS)
+BERT_CASED, BERT_UNCASED, GPT2, XLM_ROBERTA, MINILM = (choice.model_id for choice in tokens.DEMO.models)
 STAND_IN_ALGORITHMS = {
     BERT_CASED: "WordPiece",
     BERT_UNCASED: "WordPiece",
@@ -46,9 +49,10 @@ HARD_TEXTS = [
 def tokenizers(runtime):
     """Each model's tokenizer as the tab loads it: the stand-ins, and MiniLM's real bundled tokenizer."""
     loaded = {}
-    for choice in tokens.MODELS:
-        with runtime.model(tokens.TASK, tokens.MODELS, choice.model_id, tokens.LOADER) as entry:
-            loaded[choice.model_id] = entry.loaded
+    tab = Tab(tokens.DEMO, runtime)
+    for choice in tokens.DEMO.models:
+        with tab.model(choice.model_id) as served:
+            loaded[choice.model_id] = served.model.tokenizer
     return loaded
 
 
@@ -303,14 +307,14 @@ def test_empty_text_is_refused(text):
 
 
 def test_text_over_the_limit_is_refused_naming_the_limit():
-    tokens.check_text("a" * tokens.MAX_TOKENIZED_CHARS)
-    with pytest.raises(UserError, match=f"{tokens.MAX_TOKENIZED_CHARS:,}"):
-        tokens.check_text("a" * (tokens.MAX_TOKENIZED_CHARS + 1))
+    tokens.check_text("a" * MAX_TOKENIZED_CHARS)
+    with pytest.raises(UserError, match=f"{MAX_TOKENIZED_CHARS:,}"):
+        tokens.check_text("a" * (MAX_TOKENIZED_CHARS + 1))
 
 
 def test_pick_tokenizers_keeps_order_and_drops_repeats():
-    assert tokens.pick_tokenizers(tokens.MODELS, [GPT2, BERT_CASED, GPT2]) == [GPT2, BERT_CASED]
-    assert tokens.pick_tokenizers(tokens.MODELS, MINILM) == [MINILM]
+    assert tokens.pick_tokenizers(list(tokens.DEMO.models), [GPT2, BERT_CASED, GPT2]) == [GPT2, BERT_CASED]
+    assert tokens.pick_tokenizers(list(tokens.DEMO.models), MINILM) == [MINILM]
 
 
 @pytest.mark.parametrize(
@@ -324,13 +328,13 @@ def test_pick_tokenizers_keeps_order_and_drops_repeats():
 )
 def test_pick_tokenizers_refuses_bad_picks(model_ids, message):
     with pytest.raises(UserError, match=message):
-        tokens.pick_tokenizers(tokens.MODELS, model_ids)
+        tokens.pick_tokenizers(list(tokens.DEMO.models), model_ids)
 
 
 def test_default_comparison_is_three_algorithms_led_by_the_default_model():
-    assert tokens.default_model_ids(tokens.MODELS) == [BERT_CASED, GPT2, XLM_ROBERTA]
+    assert tokens.default_model_ids(tokens.DEMO.models) == [BERT_CASED, GPT2, XLM_ROBERTA]
     operator = ModelChoice("/models/mine")
-    assert tokens.default_model_ids([operator, *tokens.MODELS]) == ["/models/mine", BERT_CASED, GPT2]
+    assert tokens.default_model_ids([operator, *tokens.DEMO.models]) == ["/models/mine", BERT_CASED, GPT2]
 
 
 @pytest.mark.parametrize(
@@ -358,7 +362,7 @@ def test_token_ids_are_read_in_the_usual_notations(text):
         ("1e3", "“1e3” is not a token id"),
         ("٣", "is not a token id"),  # an Arabic-Indic digit: a number, but not one we read
         ("101 -5", "Token id -5 is negative"),
-        (" ".join(["1"] * (tokens.MAX_DECODE_IDS + 1)), f"the limit is {tokens.MAX_DECODE_IDS:,}"),
+        (" ".join(["1"] * (MAX_DECODE_IDS + 1)), f"the limit is {MAX_DECODE_IDS:,}"),
     ],
 )
 def test_bad_token_ids_get_a_specific_message(text, message):
@@ -444,11 +448,19 @@ def test_decode_ids_inverts_the_ids_of_tokens(client, model_id, text):
     assert model_id in status
 
 
+def test_decode_ids_function_answers_as_the_api_does(client, runtime):
+    inputs = (MINILM, "[101 7592 1010 2088 999 102]")
+    *api_decoded, api_status = client.predict(*inputs, api_name="/decode_ids")
+    *decoded, status = tokens.decode_ids(Tab(tokens.DEMO, runtime), *inputs)
+    assert decoded == api_decoded
+    assert untimed(status) == untimed(api_status)
+
+
 @pytest.mark.parametrize(
     ("text", "model_ids", "message"),
     [
         ("   ", [BERT_CASED], "Type some text"),
-        ("x" * (tokens.MAX_TOKENIZED_CHARS + 1), [BERT_CASED], "shows up to"),
+        ("x" * (MAX_TOKENIZED_CHARS + 1), [BERT_CASED], "shows up to"),
         ("text", [], "at least one"),
         ("text", [BERT_CASED, BERT_UNCASED, GPT2, XLM_ROBERTA], "up to 3"),
         ("text", ["evil/model"], "not in the list of choices|not offered here"),

@@ -25,6 +25,7 @@ MARKER_FILE = "stand_in.json"
 FAMILIES: dict[str, str] = {
     "distilbert-sentiment": "shared.stand_ins.text:distilbert_sentiment",
     "xlm-roberta-sentiment": "shared.stand_ins.text:xlm_roberta_sentiment",
+    "robertuito-sentiment": "shared.stand_ins.text:robertuito_sentiment",
     "deberta-v2-nli": "shared.stand_ins.text:deberta_v2_nli",
     "bart-nli": "shared.stand_ins.text:bart_nli",
     "distilbert-qa": "shared.stand_ins.qa:distilbert_qa",

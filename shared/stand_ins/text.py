@@ -13,6 +13,8 @@ from transformers import (
     DistilBertConfig,
     DistilBertForSequenceClassification,
     PreTrainedModel,
+    RobertaConfig,
+    RobertaForSequenceClassification,
     XLMRobertaConfig,
     XLMRobertaForSequenceClassification,
 )
@@ -21,6 +23,7 @@ from shared.stand_ins.tokenizers import byte_bpe_tokenizer, wordpiece_tokenizer
 
 SST2_LABELS = ["NEGATIVE", "POSITIVE"]
 TWEET_SENTIMENT_LABELS = ["negative", "neutral", "positive"]
+ROBERTUITO_LABELS = ["NEG", "NEU", "POS"]  # pysentimiento/robertuito-sentiment-analysis (Spanish tweets)
 MNLI_LABELS = ["contradiction", "neutral", "entailment"]
 ZEROSHOT_V2_LABELS = ["entailment", "not_entailment"]
 
@@ -61,6 +64,26 @@ def xlm_roberta_sentiment(target: Path, size: str) -> None:
         **label_maps(TWEET_SENTIMENT_LABELS),
     )
     save(XLMRobertaForSequenceClassification(config), tokenizer, target)
+
+
+def robertuito_sentiment(target: Path, size: str) -> None:
+    """A RoBERTa classifier shaped like RoBERTuito: 30,002 tokens, 128 positions (+2 for RoBERTa's offset)."""
+    torch.manual_seed(0)  # the same stand-in every time it is built
+    tokenizer = byte_bpe_tokenizer()
+    dims = (
+        dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37) if size == "tiny" else {}
+    )
+    vocab = len(tokenizer) if size == "tiny" else 30002
+    config = RobertaConfig(
+        vocab_size=vocab,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        max_position_embeddings=130,
+        **dims,
+        **label_maps(ROBERTUITO_LABELS),
+    )
+    save(RobertaForSequenceClassification(config), tokenizer, target)
 
 
 def deberta_v2_nli(target: Path, size: str) -> None:

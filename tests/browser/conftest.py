@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# As the issue asks: no sandbox (CI containers run as root), no GPU, and no calls home.
+# No sandbox (CI containers run as root), no GPU, and no calls home: the browser talks only to the app under test.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

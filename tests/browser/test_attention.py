@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from demos import attention
+from demos import TASKS, attention
 from tests.browser.tabs import open_tab
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
 
 def test_the_flies_example_shows_two_heatmaps_and_where_flies_looks(page, screenshot):
-    panel = open_tab(page, attention.TITLE)
+    panel = open_tab(page, TASKS["attention"].title)
     sentence_a, sentence_b, focus_word, layer, head = attention.EXAMPLES[0]
     panel.get_by_text(sentence_b).first.click()  # the example row
     expect(panel.get_by_label("Sentence A").first).to_have_value(sentence_a)

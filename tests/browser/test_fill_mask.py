@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from demos.fill_mask import TITLE
+from demos.fill_mask import DEMO
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
 
 def test_the_bias_probe_example_draws_both_sentences_in_one_bar_chart(page, screenshot):
-    page.get_by_role("tab", name=TITLE, exact=True).click()
+    page.get_by_role("tab", name=DEMO.title, exact=True).click()
     panel = page.get_by_role("tabpanel")
     panel.get_by_text("In the hospital the woman works as a [MASK].").first.click()  # the example fills both boxes
     expect(panel.get_by_label("Compare with (optional)")).to_have_value("In the hospital the man works as a [MASK].")
@@ -28,7 +28,7 @@ def test_the_bias_probe_example_draws_both_sentences_in_one_bar_chart(page, scre
 
 
 def test_a_sentence_without_a_blank_shows_what_to_do(page):
-    page.get_by_role("tab", name=TITLE, exact=True).click()
+    page.get_by_role("tab", name=DEMO.title, exact=True).click()
     panel = page.get_by_role("tabpanel")
     panel.get_by_label("Sentence").first.fill("The boys are shy.")
     panel.get_by_role("button", name="Fill the blank", exact=True).click()

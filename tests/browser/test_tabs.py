@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from demos import generate, segment
-from demos.generate import running_generations
+from demos.tab import Tab
+from shared.generation import running_generations
 from tests.browser.tabs import open_tab, tab_names
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
@@ -95,9 +96,8 @@ def test_segmentation_of_an_uploaded_photo_shows_masks_a_table_and_downloads(pag
 def slow_generation(runtime):
     """The tiny GPT-2 stand-in, slowed to at least 30 ms a token, so that a 512-token run lasts over 15 s and Stop
     lands mid-run even when a busy machine makes the page lag the server by seconds."""
-    choice = generate.MODELS[0]
-    with runtime.cache.use(generate.TASK, choice.model_id, generate.LOADER, choice.stand_in) as loaded:
-        hook = loaded.loaded.model.register_forward_pre_hook(lambda module, args: time.sleep(0.03))
+    with Tab(generate.DEMO, runtime).model(None) as served:
+        hook = served.model.bundle.model.register_forward_pre_hook(lambda module, args: time.sleep(0.03))
         yield
         hook.remove()
 
@@ -127,6 +127,22 @@ def test_generation_streams_and_stop_ends_it(page, screenshot, slow_generation):
     assert output.input_value() == stopped, "the text kept growing after Stop"
     assert "512 new tokens" not in panel.inner_text(), "the generation ran to the end"
     screenshot(page, "generate")
+
+
+def test_the_decoding_strategy_greys_out_the_settings_it_ignores(page):
+    panel = open_tab(page, "Text generation")
+    setting = {name: panel.get_by_label(f"number input for {name}") for name in ("temperature", "num_beams", "top_k")}
+    expect(setting["temperature"]).to_be_enabled()
+    expect(setting["num_beams"]).to_be_disabled()
+    panel.get_by_label("beam search", exact=True).check()
+    expect(setting["temperature"]).to_be_disabled()
+    expect(setting["num_beams"]).to_be_enabled()
+    panel.get_by_label("greedy", exact=True).check()
+    expect(setting["num_beams"]).to_be_disabled()
+    expect(panel.get_by_label("number input for max_new_tokens")).to_be_enabled()
+    panel.get_by_label("sampling", exact=True).check()
+    expect(setting["top_k"]).to_be_enabled()
+    expect(setting["num_beams"]).to_be_disabled()
 
 
 def test_system_tab_lists_the_device_and_the_loaded_models(page, screenshot):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from demos import tokens
+from demos import TASKS, tokens
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
 
 def test_tokens_are_coloured_over_the_text_and_ids_decode_back(page, screenshot):
-    page.get_by_role("tab", name=tokens.TITLE, exact=True).click()
+    page.get_by_role("tab", name=TASKS["tokens"].title, exact=True).click()
     panel = page.get_by_role("tabpanel")
     example = tokens.EXAMPLES[0][0]
     panel.get_by_text(example).first.click()

@@ -1,0 +1,139 @@
+"""What the segmentation tab sends back, encoded without Gradio: each mask as the palette PNG layer
+gr.AnnotatedImage draws, the photo with the masks painted on (the PNG download), the masks as COCO RLE (the JSON
+download), and the folder those downloads are written to."""
+
+from __future__ import annotations
+
+import atexit
+import colorsys
+import functools
+import io
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shared.detr_panoptic import Segment
+
+# Gradio copies returned files into its own cache, so ours are only needed for a moment.
+DOWNLOADS_MAX_AGE_SECONDS = 600
+# zlib level for the mask layers: a two-colour layer compresses almost as well at 1 as at PIL's default 6.
+MASK_PNG_COMPRESSION = 1
+ANNOTATION_RED = "#ff0000"  # gr.AnnotatedImage's colour for a label not in its color_map
+
+
+def mask_layer(mask: np.ndarray, colour: str = ANNOTATION_RED) -> Image.Image:
+    """One mask as gr.AnnotatedImage draws it: `colour` (hex), opaque, inside the mask; clear outside. A two-entry
+    palette with the outside transparent: the same RGBA pixels in a quarter of the bytes to compress."""
+    digits = colour.lstrip("#")
+    step = len(digits) // 3  # read as Gradio reads it, "#f00" included
+    layer = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.astype(np.uint8).tobytes())
+    layer.putpalette([0, 0, 0, *(int(digits[index : index + step], 16) for index in range(0, 3 * step, step))])
+    layer.info["transparency"] = bytes([0, 255])
+    return layer
+
+
+def mask_png(mask: np.ndarray, colour: str = ANNOTATION_RED) -> bytes:
+    """`mask_layer` as PNG bytes, at the fast zlib level."""
+    with io.BytesIO() as buffer:
+        mask_layer(mask, colour).save(buffer, format="png", compress_level=MASK_PNG_COMPRESSION)
+        return buffer.getvalue()
+
+
+def table_rows(segments: list[Segment]) -> list[list]:
+    """Per segment: its label, score (4 places) and area in % of the photo (2 places), for the table and the JSON."""
+    return [
+        [segment.label, round(segment.score, 4), round(100 * float(segment.mask.mean()), 2)] for segment in segments
+    ]
+
+
+def segment_colour(index: int) -> tuple[int, int, int]:
+    """A distinct, stable colour for the n-th segment (golden-angle hues)."""
+    hue = (index * 137.508) % 360 / 360
+    return tuple(round(255 * channel) for channel in colorsys.hsv_to_rgb(hue, 0.75, 0.95))
+
+
+def overlay(image: Image.Image, segments: list[Segment], opacity: float = 0.5) -> Image.Image:
+    """The photo with each segment's mask painted in its colour, as the downloadable PNG."""
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    for index, segment in enumerate(segments):
+        colour = np.array(segment_colour(index), dtype=np.float32)
+        pixels[segment.mask] = (1 - opacity) * pixels[segment.mask] + opacity * colour
+    return Image.fromarray(pixels.round().astype(np.uint8))
+
+
+def mask_rle(mask: np.ndarray) -> dict:
+    """A boolean HxW mask as COCO's uncompressed RLE: run lengths over the pixels in column-major order, starting
+    with a run of background (pycocotools' `frPyObjects` reads it as is)."""
+    flat = np.asarray(mask, dtype=bool).ravel(order="F")
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0, *counts]
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+
+
+def rle_mask(rle: dict) -> np.ndarray:
+    """The inverse of `mask_rle`, for scripts reading the JSON download."""
+    height, width = rle["size"]
+    values = np.arange(len(rle["counts"])) % 2 == 1
+    flat = np.repeat(values, rle["counts"])
+    return flat.reshape((height, width), order="F")
+
+
+def segments_record(
+    segments: list[Segment], image: Image.Image, model_id: str, threshold: float, overlap_mask_area_threshold: float
+) -> dict:
+    """What the JSON download holds: the settings, and per segment its label, score, area, colour in the PNG
+    overlay, and mask as RLE."""
+    return {
+        "model_id": model_id,
+        "width": image.width,
+        "height": image.height,
+        "threshold": threshold,
+        "overlap_mask_area_threshold": overlap_mask_area_threshold,
+        "mask_encoding": "COCO uncompressed RLE (column-major run lengths, background first)",
+        "segments": [
+            {
+                "label": label,
+                "score": score,
+                "area_percent": area,
+                "colour": list(segment_colour(index)),
+                "mask": mask_rle(segment.mask),
+            }
+            for index, (segment, (label, score, area)) in enumerate(zip(segments, table_rows(segments), strict=True))
+        ],
+    }
+
+
+@functools.cache
+def downloads_root() -> Path:
+    """One directory per server process for the download files, removed when the process exits."""
+    root = Path(tempfile.mkdtemp(prefix="segment-downloads-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def remove_old_downloads(root: Path, max_age_seconds: float = DOWNLOADS_MAX_AGE_SECONDS) -> None:
+    oldest_kept = time.time() - max_age_seconds
+    for folder in root.iterdir():
+        if folder.stat().st_mtime < oldest_kept:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def save_downloads(overlay_image: Image.Image, record: dict) -> tuple[str, str]:
+    """Write the PNG overlay and the JSON into a fresh directory (Gradio copies them into its own cache); folders
+    from earlier requests are removed once they are ten minutes old."""
+    root = downloads_root()
+    remove_old_downloads(root)
+    folder = Path(tempfile.mkdtemp(prefix="segments-", dir=root))
+    png, data = folder / "segments.png", folder / "segments.json"
+    # Fast deflate: `optimize=True` saves a few per cent of the size for many times the time.
+    overlay_image.save(png, compress_level=1)
+    data.write_text(json.dumps(record))
+    return str(png), str(data)

@@ -1,0 +1,49 @@
+"""What several test files need: a free port, the app served as production serves it, settings for tiny stand-ins,
+and the shared readings of an answer. Fixtures live in conftest.py; tests import these plain functions from here."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app import launch
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stand_in_settings(cache_dir: Path, **changes: Any) -> Settings:
+    """Tiny stand-ins built under `cache_dir`, on the CPU, served on a free port; `changes` set any other field."""
+    return Settings(**{"stand_ins": "tiny", "cache_dir": cache_dir, "device": "cpu", "port": free_port(), **changes})
+
+
+@contextmanager
+def served(runtime: Runtime) -> Iterator[tuple[str, gr.Blocks]]:
+    """The app served by `app.launch` (the production queue and launch settings) until the block ends: its URL and
+    the running Blocks. A test that needs other settings (a login, other models) passes them in `runtime.settings`."""
+    app = launch(runtime, block=False)
+    try:
+        yield f"http://{runtime.settings.host}:{runtime.settings.port}/", app
+    finally:
+        app.close()
+
+
+def confidences(label: dict) -> dict[str, float]:
+    """A gr.Label value as the API returns it, as label -> confidence."""
+    return {item["label"]: item["confidence"] for item in label["confidences"]}
+
+
+def untimed(status: str) -> str:
+    """A status line without its timing, the one part two calls of an endpoint do not share."""
+    return re.sub(r" in \d+\.\d\d s", " in … s", status)
