@@ -235,11 +235,15 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
 # alone: the chart redraws once, from the data it holds by then.
 
 
+def no_bars(columns: dict[str, str]) -> pd.DataFrame:
+    """A chart's data with no rows (`columns`: name -> dtype): empty axes, where no data would remove the chart."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
 def bar_plot(columns: dict[str, str], **kwargs: Any) -> gr.BarPlot:
-    """A `gr.BarPlot` that starts with no bars (`columns`: name -> dtype), so that it is drawn before its first
-    answer comes and every answer goes through the same one redraw."""
-    empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
-    return gr.BarPlot(value=empty, **kwargs)
+    """A `gr.BarPlot` that starts with no bars, so that it is drawn before its first answer comes and every answer
+    goes through the same one redraw."""
+    return gr.BarPlot(value=no_bars(columns), **kwargs)
 
 
 def bar_order(x: str, plot: Any) -> Any:

@@ -61,7 +61,7 @@ def check_fill_mask_chart(panel, legend: list[str]) -> None:
 
 
 def test_the_fill_mask_chart_draws_the_latest_answer(page):
-    panel = open_tab(page, fill_mask.TITLE)
+    panel = open_tab(page, fill_mask.DEMO.title)
     fill_the_blank(panel, "The boys [MASK] shy.", "")
     check_fill_mask_chart(panel, ["The boys [MASK] shy."])
     fill_the_blank(panel, "Paris is the [MASK] of France.", "")
@@ -94,7 +94,9 @@ def attended_tokens(bars: list[dict[str, str]]) -> list[str]:
 
 def check_attention_bars(panel, sentences: list[str], first_word: str) -> None:
     rows = settled(  # the first request loads the model
-        lambda: heatmap_rows(panel), lambda rows: len(rows) == len(sentences) and first_word in rows[0], timeout=90
+        lambda: heatmap_rows(panel),
+        lambda rows: len(rows) == len(sentences) and all(rows) and first_word in rows[0],
+        timeout=90,
     )
     assert len(rows) == len(sentences) and first_word in rows[0], f"the heatmaps show {rows}"
     tags = ["A: ", "B: "] if len(sentences) > 1 else [""]
@@ -108,7 +110,7 @@ def check_attention_bars(panel, sentences: list[str], first_word: str) -> None:
 
 
 def test_the_attention_bars_draw_the_latest_focus_word(page):
-    panel = open_tab(page, attention.TITLE)
+    panel = open_tab(page, attention.DEMO.title)
     show_attention(panel, "Time flies like an arrow.", "Fruit flies like bananas.", "flies")
     check_attention_bars(panel, ["Time flies like an arrow.", "Fruit flies like bananas."], "time")
     show_attention(panel, "The cat sat on the mat.", "", "cat")
@@ -155,7 +157,7 @@ def open_next_token_odds(page):
 
 
 def test_the_semantic_search_chart_draws_the_latest_ranking(page):
-    panel = open_tab(page, embeddings.TITLE)
+    panel = open_tab(page, embeddings.DEMO.title)
     sentences = panel.get_by_label("Sentences to search").input_value().splitlines()
     for query, top_k in (("A cat sleeps on the sofa.", "3"), ("The market fell sharply today.", "2")):
         panel.get_by_label("Query").first.fill(query)
