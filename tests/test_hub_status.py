@@ -9,7 +9,7 @@ from huggingface_hub import constants
 
 from app import offline_notice
 from shared.hub_status import HubStatus, check_hub, hub_reachable, on_disk
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import app as app_module
 from shared.runtime import Runtime
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
