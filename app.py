@@ -26,6 +26,7 @@ from gradio_defences import private_temp_folder
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
+from shared.hub_status import HubStatus, check_hub, go_offline
 from shared.limits import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_MAX_QUEUED_PER_CLIENT,
@@ -55,7 +56,16 @@ HEADER = (
     "how text becomes tokens, how a model fills a blank, what embeddings and attention look like, and how the "
     "sampling settings reshape the next-token odds. Every tab is also an API endpoint for `gradio_client`."
 )
-CSS = ".stand-in-banner { border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px; background: #fffbeb; }"
+# Theme variables only (plus an amber tint mixed into the theme's own background), so that every custom element reads
+# in the light and the dark theme alike.
+CSS = """
+.stand-in-banner, .offline-banner {
+    border: 2px solid #f59e0b; border-radius: 8px; padding: 4px 12px;
+    background: color-mix(in srgb, #f59e0b 14%, var(--background-fill-primary));
+}
+.stand-in-banner .stand-in-banner, .offline-banner .offline-banner { border: none; padding: 0; background: none; }
+.stand-in-banner *, .offline-banner * { color: var(--body-text-color); }
+"""
 
 # flag -> environment variable that gives its default
 ENVIRONMENT = {
@@ -374,11 +384,51 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     )
 
 
-def build_app(runtime: Runtime) -> gr.Blocks:
+def offline_notice(status: HubStatus | None) -> str | None:
+    """The banner over the tabs when the Hub cannot be reached and some tabs' default models are not on this disk."""
+    if status is None or not status.offline_gaps:
+        return None
+    tabs = [
+        f"**{TASKS[task].title}** ({', '.join(f'`{model_id}`' for model_id in ids)})"
+        for task, ids in status.offline_gaps.items()
+    ]
+    return (
+        "📴 **Offline.** The Hugging Face Hub cannot be reached, and these tabs' models are not on this disk: "
+        + "; ".join(tabs)
+        + ". Those tabs need `python app.py --download` first (once, with a network), or start the app with "
+        "`--stand-ins tiny` to try the interface with random-weight stand-ins. The other tabs work."
+    )
+
+
+def hub_status(runtime: Runtime) -> HubStatus | None:
+    """At start-up: can the Hub be reached, and which default models are on this disk? Said in the log; offline,
+    every later load looks in the local cache only, so a missing model fails at once instead of retrying."""
+    if runtime.settings.stand_ins:
+        return None
+    status = check_hub((task, choice.model_id) for task, choice, _ in default_models(runtime))
+    if not status.reachable:
+        go_offline()
+        logger.warning("The Hugging Face Hub cannot be reached: models load from the local cache only.")
+    for task, ids in status.missing.items():
+        for model_id in ids:
+            if status.reachable:
+                logger.info("%s: %s is not cached yet; it is downloaded on first use.", task, model_id)
+            else:
+                logger.warning("%s: %s is not on this disk; this tab needs `python app.py --download`.", task, model_id)
+    if not status.reachable and not any(status.missing.values()):
+        logger.info("Every default model is on this disk: the app works offline.")
+    return status
+
+
+def build_app(runtime: Runtime, status: HubStatus | None = None) -> gr.Blocks:
     # delete_cache: Gradio's copies of uploads and outputs older than an hour are removed every hour.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        if notice := offline_notice(status):
+            gr.Markdown(notice, elem_classes=["offline-banner"])
+        # Wrapped onto a second row when the window is narrow, instead of hidden behind Gradio's "⋯" menu: every tab
+        # is one click away on a laptop and on a phone.
+        with gr.Tabs(overflow_behavior="wrap"):
             for demo in DEMOS:
                 with gr.Tab(demo.title, id=demo.task):
                     demo.build_tab(Tab(demo, runtime))
@@ -456,7 +506,7 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
     private_temp_folder()  # before Gradio builds anything: it reads the folder then
-    app = build_app(runtime)
+    app = build_app(runtime, hub_status(runtime))
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))

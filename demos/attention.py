@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import bar_plot, drawn_in_data_order, model_dropdown, no_bars, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -200,6 +200,9 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
     return figure
 
 
+FOCUS_COLUMNS = {"token": "str", "attention": "float", "sentence": "str", "position": "int"}
+
+
 def focus_table(sentences: list[dict]) -> pd.DataFrame | None:
     """The focus word's attention row per sentence, for the bar chart; tokens carry their sentence's tag when there
     are two sentences, so equal tokens of the two sentences stay separate bars."""
@@ -212,12 +215,13 @@ def focus_table(sentences: list[dict]) -> pd.DataFrame | None:
             rows.append(
                 {"token": token, "attention": weight, "sentence": f"{tag}: {item['sentence']}", "position": position}
             )
-    return pd.DataFrame(rows) if rows else None
+    return pd.DataFrame(rows, columns=list(FOCUS_COLUMNS)) if rows else None
 
 
-def focus_bars(table: pd.DataFrame | None) -> gr.BarPlot | None:
-    """The bar chart in sentence order: left alone, the chart sorts its x axis alphabetically."""
-    return None if table is None else gr.BarPlot(value=table, sort=list(table["token"]))
+def focus_bars(table: pd.DataFrame | None) -> gr.BarPlot:
+    """The bars in sentence order (`drawn_in_data_order` sets the x order once the data is in); none without a
+    focus word, on empty axes rather than no chart, so that the next answer redraws the chart once."""
+    return gr.BarPlot(value=table if table is not None else no_bars(FOCUS_COLUMNS))
 
 
 def sentence_attention(
@@ -358,7 +362,8 @@ def build_tab(tab: Tab) -> None:
             button = gr.Button("Show attention", variant="primary")
         with gr.Column(scale=2):
             plot = gr.Plot(label="Attention weights (rows attend to columns)")
-            bars = gr.BarPlot(
+            bars = bar_plot(
+                FOCUS_COLUMNS,
                 x="token",
                 y="attention",
                 color="sentence",
@@ -373,9 +378,10 @@ def build_tab(tab: Tab) -> None:
     gr.Examples(EXAMPLES, inputs=[sentence, second_sentence, focus_word, layer, head], cache_examples=False)
 
     inputs = [sentence, second_sentence, focus_word, model, layer, head]
-    button.click(tab.bind(attention), inputs, [plot, bars, numbers, status], api_name="attention")
+    outputs = [plot, bars, numbers, status]
+    drawn_in_data_order(button.click(tab.bind(attention), inputs, outputs, api_name="attention"), bars)
     for box in (sentence, second_sentence, focus_word):
-        box.submit(tab.bind(attention), inputs, [plot, bars, numbers, status], api_visibility="private")
+        drawn_in_data_order(box.submit(tab.bind(attention), inputs, outputs, api_visibility="private"), bars)
 
 
 DEMO = Demo(

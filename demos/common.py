@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
@@ -39,17 +40,29 @@ STAND_IN_WARNING = (
 
 
 def internal_error(fn_name: str) -> gr.Error:
-    return gr.Error(f"Something went wrong on the server in {fn_name}; it has been logged. Try again.")
+    return gr.Error(
+        f"Something went wrong on the server in {fn_name}; it has been logged. Try again.", print_exception=False
+    )
+
+
+def shown_error(message: str) -> gr.Error:
+    """A `gr.Error` for something the visitor can fix: Gradio shows it, and does not print its traceback."""
+    return gr.Error(message, print_exception=False)
 
 
 @contextmanager
 def shown_as_gr_errors(fn_name: str) -> Iterator[None]:
+    """Errors the visitor can fix leave one log line; anything else leaves its traceback, once (Gradio would print
+    every error's traceback, chained to what caused it, unless told not to)."""
     try:
         yield
-    except gr.Error:
+    except gr.Error as error:
+        error.print_exception = False
+        logger.info("%s refused a request: %s", fn_name, error.message)
         raise
     except UserError as error:
-        raise gr.Error(str(error)) from error
+        logger.info("%s refused a request: %s", fn_name, error)
+        raise shown_error(str(error)) from None
     except Exception as error:
         logger.exception("Unexpected error in %s", fn_name)
         raise internal_error(fn_name) from error
@@ -208,7 +221,7 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
     # An instance attribute rather than a subclass: Gradio writes a .pyi stub beside every Component subclass.
     def preprocess(payload: Any) -> Any:
         if payload is not None and not is_upload(payload):
-            raise gr.Error(NOT_UPLOADED)
+            raise shown_error(NOT_UPLOADED)
         try:
             if payload is not None:
                 check_image_header(payload.path)
@@ -217,14 +230,14 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
                 decoded.load()  # a truncated file fails here, with the message below, not later in the model code
             return decoded
         except UserError as error:
-            raise gr.Error(str(error)) from error
-        except Image.DecompressionBombError as error:  # PIL refuses to even open images far past our limit
-            raise gr.Error(
+            raise shown_error(str(error)) from None
+        except Image.DecompressionBombError:  # PIL refuses to even open images far past our limit
+            raise shown_error(
                 f"The image has far more than {MAX_IMAGE_PIXELS:,} pixels, the limit. Scale it down and upload it "
                 "again."
-            ) from error
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise gr.Error(NOT_AN_IMAGE) from error
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise shown_error(NOT_AN_IMAGE) from None
 
     image.preprocess = preprocess
 
@@ -235,8 +248,49 @@ def photo_upload(**image_kwargs: Any) -> gr.Image:
 
     async def uploads_only(url_or_file_path: Any) -> str | None:
         if is_http_url_like(str(url_or_file_path)):
-            raise gr.Error(NOT_UPLOADED)
+            raise shown_error(NOT_UPLOADED)
         return await fetch_or_copy(url_or_file_path)
 
     image.async_move_resource_to_block_cache = uploads_only
     return image
+
+
+# Gradio's BarPlot applies an answer's properties one by one, `sort` before `value`: an answer that changes both
+# redraws the chart from the previous data. And a data-only answer keeps the old spec: the old x order and legend.
+# So an answer sends the data alone, in the order it is to be drawn, and `drawn_in_data_order` then sends the order
+# alone: the chart redraws once, from the data it holds by then.
+
+
+def no_bars(columns: dict[str, str]) -> pd.DataFrame:
+    """A chart's data with no rows (`columns`: name -> dtype): empty axes, where no data would remove the chart."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+def bar_plot(columns: dict[str, str], **kwargs: Any) -> gr.BarPlot:
+    """A `gr.BarPlot` that starts with no bars, so that it is drawn before its first answer comes and every answer
+    goes through the same one redraw."""
+    return gr.BarPlot(value=no_bars(columns), **kwargs)
+
+
+def bar_order(x: str, plot: Any) -> Any:
+    """The `sort` that draws `plot`'s bars in the order of its rows (x values `x`)."""
+    if not plot or not plot.get("data"):
+        return gr.skip()
+    column = plot["columns"].index(x)
+    return gr.BarPlot(sort=list(dict.fromkeys(row[column] for row in plot["data"])))
+
+
+def drawn_in_data_order(event: Any, chart: gr.BarPlot) -> Any:
+    """After `event` answered with `chart`'s data, redraw the chart with its bars in the order of the data."""
+
+    def redraw_in_data_order(plot: Any) -> Any:
+        return bar_order(chart.x, plot)
+
+    return event.success(
+        redraw_in_data_order,
+        inputs=chart,
+        outputs=chart,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -400,10 +400,10 @@ def build_tab(tab: Tab) -> None:
             )
             search_button = gr.Button("Search", variant="primary")
         with gr.Column(scale=2):
-            bars = gr.BarPlot(
+            bars = bar_plot(
+                {"sentence": "str", "cosine similarity": "float"},
                 x="sentence",
                 y="cosine similarity",
-                sort="-y",
                 x_label_angle=-30,
                 tooltip="all",
                 label="Sentences by cosine similarity to the query",
@@ -420,12 +420,13 @@ def build_tab(tab: Tab) -> None:
         [heatmap, context_numbers, context_status],
         api_name="embeddings",
     )
-    search_button.click(
+    searched = search_button.click(
         tab.bind(semantic_search),
         [query, search_sentences, search_model, top_k],
         [bars, search_numbers, search_status],
         api_name="semantic_search",
     )
+    drawn_in_data_order(searched, bars)  # best first
 
 
 DEMO = Demo(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import DEFAULT_FILLERS, MAX_FILLERS, MAX_SENTENCE_CHARS, whole_number
@@ -183,6 +183,9 @@ def bar_labels(results: list[list[Filler]]) -> dict[int, str]:
     return {token_id: token if counts[token] == 1 else f"{token} #{token_id}" for token_id, token in tokens.items()}
 
 
+CHART_COLUMNS = {"filler": "str", "probability": "float", "sentence": "str", "token id": "int", "rank": "int"}
+
+
 def chart_frame(labels: list[str], results: list[list[Filler]]) -> pd.DataFrame:
     """The bars in their order on the x axis: most probable first; with two sentences each filler has a bar per
     sentence, side by side (“nurse (A)”, “nurse (B)”), ordered by the higher of its two probabilities."""
@@ -200,7 +203,7 @@ def chart_frame(labels: list[str], results: list[list[Filler]]) -> pd.DataFrame:
             }
             for filler in ranking
         ]
-    frame = pd.DataFrame(rows, columns=["filler", "probability", "sentence", "token id", "rank"])
+    frame = pd.DataFrame(rows, columns=list(CHART_COLUMNS))
     best = frame.groupby("token id")["probability"].transform("max")
     ordered = frame.assign(best=best).sort_values(["best", "token id", "sentence"], ascending=[False, True, True])
     return ordered.drop(columns="best").reset_index(drop=True)
@@ -248,7 +251,7 @@ def fill_mask(
     """Fill the one blank in `text` (written [MASK], <mask> or ___; rewritten as the model's mask token) with
     the `top_k` (1-20) most probable word pieces. With `compare_with` (optional, a second sentence with one
     blank), both sentences are scored on the fillers either ranks in its top_k. Returns the bar plot (its
-    `value` has rows [filler, probability, sentence, token id, rank], its `sort` the bars' order), a table
+    `value` has rows [filler, probability, sentence, token id, rank] in the order of the bars), a table
     [sentence, rank in the whole vocabulary, token, token id, probability, filled sentence], and a status line
     naming the mask token, model and device."""
     text = check_sentence(text)
@@ -260,8 +263,8 @@ def fill_mask(
         mask_token, results = served.run(fill_blanks_as_written, sentences, top_k, served.model_id)
     status = f"Blank written as `{mask_token}` for this model. " + served.status()
     frame = chart_frame(labels, results)
-    # The x order goes with the data: the plot would otherwise sort the bars alphabetically.
-    return gr.BarPlot(value=frame, sort=frame["filler"].tolist()), table_rows(labels, results), status
+    # The bars in the frame's order: `drawn_in_data_order` sets the chart's x order once the data is in.
+    return gr.BarPlot(value=frame), table_rows(labels, results), status
 
 
 def build_tab(tab: Tab) -> None:
@@ -286,7 +289,8 @@ def build_tab(tab: Tab) -> None:
             button = gr.Button("Fill the blank", variant="primary")
             gr.Markdown(MASK_NOTE)
         with gr.Column(scale=2):
-            bars = gr.BarPlot(
+            bars = bar_plot(
+                CHART_COLUMNS,
                 x="filler",
                 y="probability",
                 color="sentence",
@@ -308,8 +312,8 @@ def build_tab(tab: Tab) -> None:
     gr.Examples(EXAMPLES, inputs=[text, compare_with], cache_examples=False)
 
     inputs = [text, model, top_k, compare_with]
-    button.click(tab.bind(fill_mask), inputs, [bars, table, status], api_name="fill_mask")
-    text.submit(tab.bind(fill_mask), inputs, [bars, table, status], api_visibility="private")
+    drawn_in_data_order(button.click(tab.bind(fill_mask), inputs, [bars, table, status], api_name="fill_mask"), bars)
+    drawn_in_data_order(text.submit(tab.bind(fill_mask), inputs, [bars, table, status], api_visibility="private"), bars)
 
 
 DEMO = Demo(

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-from demos.common import user_errors
+from demos.common import bar_plot, drawn_in_data_order, user_errors
 from demos.tab import Tab
 from shared.decoding import SAMPLING, DecodingSettings, check_prompt, entropy_bits, next_token_distributions
 from shared.errors import UserError
@@ -96,6 +96,9 @@ def bar_label(token: dict[str, Any], distribution: str) -> str:
     return f"{token['rank']}. {token['token']} · {'raw' if distribution == RAW else 'after'}"
 
 
+CHART_COLUMNS = {"token": "str", "probability": "float", "distribution": "str"}
+
+
 def odds_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     """Two rows per shown token, raw then after settings, in the chart's order."""
     rows = [
@@ -103,7 +106,7 @@ def odds_frame(numbers: dict[str, Any]) -> pd.DataFrame:
         for token in numbers["tokens"]
         for distribution, field in ((RAW, "raw_probability"), (AFTER_SETTINGS, "probability_after_settings"))
     ]
-    return pd.DataFrame(rows, columns=["token", "probability", "distribution"])
+    return pd.DataFrame(rows, columns=list(CHART_COLUMNS))
 
 
 def settings_summary(settings: DecodingSettings) -> str:
@@ -207,7 +210,7 @@ def next_token(
     with tab.model(model_id, progress) as served:
         numbers = served.run_on_model(next_token_odds, prompt, settings, shown)
     frame = odds_frame(numbers)
-    chart = gr.BarPlot(value=frame, sort=frame["token"].tolist())
+    chart = gr.BarPlot(value=frame)  # in the frame's order once `drawn_in_data_order` has redrawn it
     return chart, numbers, f"{odds_summary(numbers, settings_summary(settings))}\n\n{served.status()}"
 
 
@@ -243,7 +246,8 @@ def build_next_token_odds(tab: Tab, prompt: gr.Textbox, model: gr.Dropdown, sett
                 info=f"Tokens to chart, up to {MAX_SHOWN_TOKENS}.",
             )
             button = gr.Button("Show next-token odds")
-        chart = gr.BarPlot(
+        chart = bar_plot(
+            CHART_COLUMNS,
             x="token",
             y="probability",
             color="distribution",
@@ -263,11 +267,11 @@ def build_next_token_odds(tab: Tab, prompt: gr.Textbox, model: gr.Dropdown, sett
     # One forward pass of the prompt at most (none when only a setting moved); while a slider is dragged only the
     # latest of its values waits for the one running.
     queue = dict(concurrency_limit=1, concurrency_id="next_token")
-    button.click(tab.bind(next_token), inputs, outputs, api_name="next_token", **queue).success(
-        odds_shown, None, requested, api_visibility="private"
-    )
+    asked = button.click(tab.bind(next_token), inputs, outputs, api_name="next_token", **queue)
+    asked.success(odds_shown, None, requested, api_visibility="private")
+    drawn_in_data_order(asked, chart)
     # `.change`, not `.release`: it also fires for arrow keys on a slider and for an example filling the settings.
-    gr.on(
+    followed = gr.on(
         [setting.change for setting in (*followed, shown)],
         tab.bind(follow_settings),
         [requested, *inputs],
@@ -277,3 +281,4 @@ def build_next_token_odds(tab: Tab, prompt: gr.Textbox, model: gr.Dropdown, sett
         show_progress="minimal",
         **queue,
     )
+    drawn_in_data_order(followed, chart)

@@ -21,7 +21,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+REPOSITORY = Path(__file__).resolve().parent.parent.parent
+SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
+# Screenshots of every tab in the dark theme and at phone width, kept after the run for a person to look at.
+ARTEFACTS = Path(os.environ.get("ARTEFACTS_DIR") or REPOSITORY / "tmp" / "artefacts")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,6 +79,39 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory):
         # 256 colours keep a page with a photo on it to a few hundred KB in the repository.
         shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
         assert path.stat().st_size < 600_000, f"{path.name} is {path.stat().st_size:,} bytes"
+        return path
+
+    return save
+
+
+@pytest.fixture
+def open_page(browser, app_url):
+    """`open_page(width, height, dark=False)`: a fresh page of the app at that window size, in the dark theme if
+    asked (Gradio's `?__theme=dark`)."""
+    contexts = []
+
+    def open_at(width: int, height: int, dark: bool = False):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(app_url + ("?__theme=dark" if dark else ""))
+        page.get_by_role("tab", name="Sentiment").wait_for()
+        return page
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def artefact():
+    """Save the whole page as ARTEFACTS/<name>.png (tmp/artefacts unless ARTEFACTS_DIR says otherwise)."""
+
+    def save(page, name: str) -> Path:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTEFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
         return path
 
     return save

@@ -10,17 +10,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from demos import generate, segment
+from demos import DEMOS, generate, segment
 from demos.tab import Tab
 from shared.generation import running_generations
 from tests.browser.tabs import open_tab, tab_names
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
 
-TAB_NAMES = [
-    *("Sentiment", "Zero-shot classification", "Question answering", "Text generation", "Panoptic segmentation"),
-    *("Tokens", "Fill the blank", "Embeddings", "Attention"),
-]
+TAB_NAMES = [demo.title for demo in DEMOS]
 
 
 def test_the_page_has_the_suite_title_header_and_a_tab_per_task(page):
