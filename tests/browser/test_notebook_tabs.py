@@ -105,7 +105,7 @@ def test_evaluate_shows_the_apis_accuracy_the_confusion_matrix_and_the_predictio
     expect(plot).to_have_count(1, timeout=30_000)
     expect(plot).to_contain_text(f"Confusion matrix: {metrics['correct']} of {metrics['n']} right")
 
-    link = panel.get_by_role("link", name=re.compile(r"reviews-predictions\.csv"))
+    link = panel.get_by_role("row", name=re.compile(r"reviews-predictions\.csv")).get_by_role("link")  # its size
     expect(link).to_be_visible()
     with page.expect_download() as download:
         link.click()
