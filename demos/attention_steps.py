@@ -126,7 +126,10 @@ def word_positions(sentence: str, offsets: list[tuple[int, int]], word: str) -> 
     found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", sentence, flags=re.IGNORECASE)
     if found is None:
         raise UserError(f"“{word}” is not a word of “{sentence}”. Type a word that appears in every sentence.")
-    return [index for index, (start, end) in enumerate(offsets) if start < found.end() and end > found.start()]
+    positions = [index for index, (start, end) in enumerate(offsets) if start < found.end() and end > found.start()]
+    if not positions:  # an invisible character (a zero-width space) that the tokenizer drops
+        raise UserError(f"The tokenizer keeps nothing of “{word}” in “{sentence}”. Type a word with letters.")
+    return positions
 
 
 def sentence_steps(bundle: ModelBundle, sentence: str, word: str) -> dict[str, Any]:

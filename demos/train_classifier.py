@@ -212,6 +212,11 @@ def classify_sentences(
         raise UserError("Type a sentence to classify, one a line.")
     if len(lines) > MAX_CLASSIFIED_SENTENCES:
         raise UserError(f"{len(lines)} sentences were sent; the limit is {MAX_CLASSIFIED_SENTENCES}. Send fewer.")
+    if longest := next((line for line in lines if len(line) > MAX_TRAINING_TEXT_CHARS), None):
+        raise UserError(
+            f"A sentence is {len(longest):,} characters long; the limit is {MAX_TRAINING_TEXT_CHARS:,}, as for "
+            "training. Shorten it."
+        )
     with tab.model(trained.model_id, progress) as served:
         vectors = served.run(sentence_embeddings, lines).numpy().astype(np.float64)
     probabilities = trained.classifier.predict_proba(vectors)

@@ -54,6 +54,8 @@ def read_table(path: str | Path, name: str, max_bytes: int, max_rows: int) -> Ta
     except csv.Error as error:
         raise UserError(f"{name} could not be read as {'TSV' if delimiter == chr(9) else 'CSV'}: {error}.") from error
     records = [record for record in records if any(cell.strip() for cell in record)]
+    if not records:  # only blank cells: `,,` or `""` lines
+        raise UserError(f"{name} has only blank cells. Upload a file with a header row (e.g. text,label) and rows.")
     header = [cell.strip() for cell in records[0]]
     body = records[1:]
     if not body:

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, UnidentifiedImageError
 
-from demos import common, segment
+from demos import common, evaluate, segment
 from shared.limits import (
     MAX_CANDIDATE_LABELS,
+    MAX_CLASSIFIED_SENTENCES,
+    MAX_EVALUATION_ROWS,
+    MAX_EVALUATION_TEXT_CHARS,
     MAX_IMAGE_ASPECT_RATIO,
     MAX_IMAGE_PIXELS,
     MAX_LABEL_CHARS,
@@ -26,7 +29,14 @@ from shared.limits import (
     MAX_QA_CONTEXT_CHARS,
     MAX_QA_QUESTION_CHARS,
     MAX_SENTIMENT_LINES,
+    MAX_STEPS_SENTENCE_CHARS,
+    MAX_STEPS_TEXT_CHARS,
+    MAX_STEPS_TEXT_TOKENS,
+    MAX_STEPS_TOKENS,
     MAX_TEXT_CHARS,
+    MAX_TRAINING_EXAMPLES,
+    MAX_TRAINING_LABELS,
+    MAX_TRAINING_TEXT_CHARS,
 )
 
 OK = None  # expected outcome: a valid answer, not an error
@@ -39,6 +49,8 @@ HUGE = "word " * 40_000  # 200,000 characters
 LONG_WORDS = "word " * 3000
 CJK = "素晴らしい映画でした。" * 60
 PHOTO = str(segment.EXAMPLE_PHOTOS[1])
+REVIEWS = str(evaluate.EXAMPLES_DIR / "reviews.csv")
+TRAINING = "sport: The striker scored.\nsport: She won the race.\nfood: Fry the onions.\nfood: Bake the bread."
 
 GOOD_REQUESTS = {
     "/sentiment": dict(text="A fine day."),
@@ -53,6 +65,11 @@ GOOD_REQUESTS = {
     "/embeddings": dict(word="bank", sentences="The river bank.\nThe bank lent money."),
     "/semantic_search": dict(query="money", sentences="The river bank.\nThe bank lent money."),
     "/attention": dict(sentence="Time flies like an arrow."),
+    "/attention_steps": dict(sentence="Time flies like an arrow.", second_sentence="Fruit flies.", word="flies"),
+    "/pipeline_steps": dict(text="A fine day."),
+    "/evaluate": dict(file=handle_file(REVIEWS), text_column="text", label_column="label", label_map=""),
+    "/train_classifier": dict(examples=TRAINING, file=None),
+    "/classify_sentences": dict(sentences="The goalkeeper saved a penalty."),
 }
 
 
@@ -198,6 +215,87 @@ TEXT_CASES = [
     ("/attention", "control-chars", dict(sentence=CONTROL), OK),
     ("/attention", "focus-word-missing", dict(focus_word="banana"), "banana"),
     ("/attention", "layer-past-the-model", dict(layer=7), "6 layers"),
+    ("/attention_steps", "empty", dict(sentence=""), "Type sentence 1"),
+    ("/attention_steps", "null-sentence", dict(sentence=None), "Type sentence 1"),
+    ("/attention_steps", "null-second-sentence", dict(second_sentence=None), OK),
+    ("/attention_steps", "200k-chars", dict(sentence=HUGE), f"limit is {MAX_STEPS_SENTENCE_CHARS}"),
+    ("/attention_steps", "200k-second", dict(second_sentence=HUGE), f"limit is {MAX_STEPS_SENTENCE_CHARS}"),
+    ("/attention_steps", "17-tokens", dict(sentence="flies " * 17), f"limit is {MAX_STEPS_TOKENS}"),
+    (
+        "/attention_steps",
+        "control-chars",
+        dict(sentence="good \x00film\x07 with\u200b \x1b[31mcolour", second_sentence="", word="film"),
+        OK,
+    ),
+    (
+        "/attention_steps",
+        "mixed-scripts",
+        dict(sentence="Great film! 素晴らしい映画 😀", second_sentence="", word="film"),
+        OK,
+    ),
+    ("/attention_steps", "word-missing", dict(word="banana"), "“banana” is not a word"),
+    ("/attention_steps", "word-in-one-sentence-only", dict(word="arrow"), "“arrow” is not a word of “Fruit flies.”"),
+    ("/attention_steps", "word-empty", dict(word=" "), "Type one word"),
+    ("/attention_steps", "word-null", dict(word=None), "Type one word"),
+    ("/attention_steps", "two-words", dict(word="time flies"), "Type one word"),
+    (
+        "/attention_steps",
+        "word-the-tokenizer-drops",
+        dict(sentence="Time \u200b flies", second_sentence="", word="\u200b"),
+        "keeps nothing",
+    ),
+    ("/attention_steps", "model-not-allowed", dict(model_id="evil/model"), "not in the list of choices"),
+    ("/pipeline_steps", "empty", dict(text=""), "Type a sentence"),
+    ("/pipeline_steps", "null", dict(text=None), "Type a sentence"),
+    ("/pipeline_steps", "200k-chars", dict(text=HUGE), f"limit is {MAX_STEPS_TEXT_CHARS}"),
+    ("/pipeline_steps", "too-many-tokens", dict(text="fine " * 90), f"limit is {MAX_STEPS_TEXT_TOKENS}"),
+    ("/pipeline_steps", "control-chars", dict(text=CONTROL), OK),
+    ("/pipeline_steps", "mixed-scripts", dict(text=MIXED), OK),
+    (
+        "/pipeline_steps",
+        "spanish-model",
+        dict(text="¡Qué bien!", model_id="pysentimiento/robertuito-sentiment-analysis"),
+        OK,
+    ),
+    ("/pipeline_steps", "model-not-allowed", dict(model_id="evil/model"), "not in the list of choices"),
+    ("/evaluate", "no-file", dict(file=None), "Upload a CSV or TSV"),
+    ("/evaluate", "null-columns-and-map", dict(text_column=None, label_column=None, label_map=None), OK),
+    ("/evaluate", "text-column-missing", dict(text_column="review"), "no text column “review”.*“text”, “label”"),
+    ("/evaluate", "label-column-missing", dict(label_column="gold"), "no label column “gold”"),
+    ("/evaluate", "label-map-without-equals", dict(label_map="POSITIVE"), "MODEL_LABEL=YOUR_LABEL"),
+    ("/evaluate", "model-not-allowed", dict(model_id="evil/model"), "not in the list of choices"),
+    ("/train_classifier", "empty", dict(examples=""), "Paste labelled sentences"),
+    ("/train_classifier", "null", dict(examples=None), "Paste labelled sentences"),
+    ("/train_classifier", "200k-chars", dict(examples=HUGE), "Line 1 is not `label: text`"),
+    ("/train_classifier", "one-label", dict(examples="a: one\na: two\na: three\na: four"), "two different labels"),
+    (
+        "/train_classifier",
+        "21-labels",
+        dict(examples="\n".join(f"label{n}: sentence {n}{copy}" for n in range(21) for copy in "ab")),
+        f"21 labels were given; the limit is {MAX_TRAINING_LABELS}",
+    ),
+    (
+        "/train_classifier",
+        "1001-lines",
+        dict(examples="\n".join(f"{'ab'[n % 2]}: sentence {n}" for n in range(1001))),
+        f"the limit is {MAX_TRAINING_EXAMPLES:,}",
+    ),
+    (
+        "/train_classifier",
+        "long-sentence",
+        dict(examples=TRAINING + "\nfood: " + "x" * 1001),
+        f"the limit is {MAX_TRAINING_TEXT_CHARS:,}",
+    ),
+    # A line break inside CONTROL would start a new example line.
+    ("/train_classifier", "control-chars", dict(examples=TRAINING + "\nfood: " + CONTROL.replace("\r\n", " ")), OK),
+    ("/train_classifier", "mixed-scripts", dict(examples=TRAINING + "\nsport: " + MIXED), OK),
+    ("/train_classifier", "model-not-allowed", dict(model_id="evil/model"), "not in the list of choices"),
+    ("/classify_sentences", "empty", dict(sentences=" \n "), "Type a sentence"),
+    ("/classify_sentences", "null", dict(sentences=None), "Type a sentence"),
+    ("/classify_sentences", "51-lines", dict(sentences="ok\n" * 51), f"the limit is {MAX_CLASSIFIED_SENTENCES}"),
+    ("/classify_sentences", "200k-chars", dict(sentences=HUGE), f"the limit is {MAX_TRAINING_TEXT_CHARS:,}"),
+    ("/classify_sentences", "control-chars", dict(sentences=CONTROL), OK),
+    ("/classify_sentences", "mixed-scripts", dict(sentences=MIXED), OK),
 ]
 
 IMAGE_CASES = [
@@ -220,6 +318,63 @@ IMAGE_CASES = [
 ]
 
 
+# Uploads for /evaluate and /train_classifier: (case id, file name, contents, expected); the `tables` fixture writes
+# them. Gradio itself refuses a name that is not .csv or .tsv, before the tab sees it.
+TRAINING_ROWS = "text,label\nThe striker scored.,sport\nShe won.,sport\nFry the onions.,food\nBake bread.,food\n"
+TABLE_CASES = [
+    ("not-csv", "data.json", b'{"text": "a", "label": "b"}', "Invalid file type.*csv"),
+    ("photo-named-csv", "photo.csv", Path(PHOTO).read_bytes(), "not UTF-8|binary"),
+    ("not-utf8", "data.csv", "text,label\ncafé crème,pos\n".encode("latin-1"), "not UTF-8"),
+    ("empty", "data.csv", b"", "is empty"),
+    ("blank-cells-only", "data.csv", b'""\n,,\n', "only blank cells"),
+    ("header-only", "data.csv", b"text,label\n", "no examples"),
+    ("text-column-missing", "data.csv", b"sentence,label\nGood.,pos\n", "no text column “text”.*“sentence”, “label”"),
+    ("label-column-missing", "data.csv", b"text,gold\nGood.,pos\n", "no label column “label”"),
+    ("too-many-cells", "data.csv", b"text,label\nGood,really,pos\n", "has 3 cells"),
+    ("over-2mb", "data.csv", b"text,label\n" + b"x" * (2 * 2**20) + b",pos\n", r"the limit is \d MB"),
+    ("tsv", "data.tsv", TRAINING_ROWS.replace(",", "\t").encode(), OK),
+    ("byte-order-mark", "data.csv", ("\ufeff" + TRAINING_ROWS).encode(), OK),
+]
+EVALUATE_TABLE_CASES = [
+    (
+        "too-many-rows",
+        "data.csv",
+        b"text,label\n" + b"Fine.,pos\n" * (MAX_EVALUATION_ROWS + 1),
+        f"limit is {MAX_EVALUATION_ROWS:,}",
+    ),
+    ("empty-text-cell", "data.csv", b"text,label\nGood.,pos\n,neg\n", "Line 3 has an empty “text”"),
+    ("empty-label-cell", "data.csv", b"text,label\nGood.,pos\nBad.,\n", "Line 3 has an empty “label”"),
+    (
+        "long-text",
+        "data.csv",
+        b"text,label\n" + b"x" * (MAX_EVALUATION_TEXT_CHARS + 1) + b",pos\n",
+        f"limit is {MAX_EVALUATION_TEXT_CHARS:,}",
+    ),
+]
+TRAIN_TABLE_CASES = [
+    (
+        "too-many-rows",
+        "data.csv",
+        b"text,label\n" + b"Fine.,a\n" * (MAX_TRAINING_EXAMPLES + 1),
+        f"limit is {MAX_TRAINING_EXAMPLES:,}",
+    ),
+    ("empty-cell", "data.csv", TRAINING_ROWS.encode() + b",food\n", "empty text or label"),
+    ("csv", "data.csv", TRAINING_ROWS.encode(), OK),
+]
+FILE_CASES = [("/evaluate", *case) for case in TABLE_CASES + EVALUATE_TABLE_CASES] + [
+    ("/train_classifier", *case) for case in TABLE_CASES + TRAIN_TABLE_CASES
+]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("bad-tables")
+    for endpoint, case, name, data, _ in FILE_CASES:
+        (folder / endpoint[1:] / case).mkdir(parents=True)
+        (folder / endpoint[1:] / case / name).write_bytes(data)
+    return folder
+
+
 def status_of(result: tuple) -> str:
     """The status line among an answer's outputs, wherever the tab puts it."""
     statuses = [value for value in result if isinstance(value, str) and "Served by" in value]
@@ -232,6 +387,8 @@ def call(client, endpoint: str, fields: dict):
 
 
 def check(client, endpoint: str, fields: dict, expected: str | int | None) -> None:
+    if endpoint == "/classify_sentences":  # it labels with the classifier this session trained
+        call(client, "/train_classifier", {})
     if expected is OK:
         result = call(client, endpoint, fields)
         assert "Served by" in status_of(result)
@@ -261,6 +418,31 @@ def test_text_and_settings(client, endpoint, fields, expected):
 def test_images(client, images, name, expected):
     image = None if name is None else handle_file(str(images[name]))
     check(client, "/segment", {"image": image}, expected)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "case", "name", "expected"),
+    [(endpoint, case, name, expected) for endpoint, case, name, _, expected in FILE_CASES],
+    ids=[f"{case[0][1:]}-{case[1]}" for case in FILE_CASES],
+)
+def test_uploaded_tables(client, tables, endpoint, case, name, expected):
+    upload = handle_file(str(tables / endpoint[1:] / case / name))
+    # The pasted examples are left empty: an uploaded file is what /train_classifier then reads.
+    check(
+        client,
+        endpoint,
+        {"file": upload, "examples": ""} if endpoint == "/train_classifier" else {"file": upload},
+        expected,
+    )
+
+
+def test_classifying_before_training_asks_to_train_first(app_url, client):
+    fresh = Client(app_url, verbose=False)  # a session of its own, which has trained nothing
+    with pytest.raises(AppError, match="Train a classifier first") as error:
+        fresh.predict(**GOOD_REQUESTS["/classify_sentences"], api_name="/classify_sentences")
+    assert "Something went wrong" not in str(error.value)
+    call(fresh, "/train_classifier", {})
+    assert "Served by" in status_of(call(fresh, "/classify_sentences", {}))
 
 
 def test_duplicate_labels_are_scored_once(client):

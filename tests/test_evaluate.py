@@ -79,6 +79,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
         ("data.xlsx", b"text,label\na,b\n", "not a CSV or TSV file"),
         ("data.csv", "text,label\ncafé,pos\n".encode("latin-1"), "not UTF-8"),
         ("data.csv", b"", "is empty"),
+        ("data.csv", b'""\n,,\n', "only blank cells"),
         ("data.csv", b"text,label\n", "no examples"),
         ("data.csv", b"text,label\n" + b"a,b\n" * 11, "the limit is 10"),
         ("data.csv", b"text,label\na,b,c\n", "has 3 cells"),
