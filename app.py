@@ -17,7 +17,7 @@ import gradio.networking
 import httpx
 import torch
 
-from demos import DEMOS, TASKS, system
+from demos import DEMOS, TASKS, system, translation
 from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
@@ -270,7 +270,7 @@ def build_app(runtime: Runtime) -> gr.Blocks:
                     demo.build_tab(Tab(demo, runtime))
             with gr.Tab(system.TITLE, id="system") as system_tab:
                 system.build_tab(runtime, system_tab)
-    return app
+    return translation.translate(app, translation.I18N)
 
 
 def default_models(runtime: Runtime) -> list[tuple[str, ModelChoice, Loader]]:
@@ -319,6 +319,7 @@ def launch_kwargs(settings: Settings) -> dict:
         mcp_server=settings.mcp,
         theme=gr.themes.Soft(),
         css=CSS,
+        i18n=translation.I18N,  # the page in the browser's language (demos/translation.py)
     )
 
 
