@@ -11,12 +11,14 @@ Strings made while answering a request (status lines, errors) stay English.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from gradio.blocks import Block
@@ -29,6 +31,7 @@ TEXT_ATTRIBUTES = ("label", "info", "placeholder", "title", "x_title", "y_title"
 # Kinds of block whose `value` is text for the visitor rather than data a visitor or the API sends.
 TEXT_VALUES = (gr.Button, gr.DownloadButton, gr.Markdown, gr.HTML)
 CHOICE_BLOCKS = (gr.Radio, gr.Dropdown, gr.CheckboxGroup)
+I18N_MARK = "__i18n__"  # how an I18nData reads as a string (gradio/i18n.py)
 
 
 @cache
@@ -59,7 +62,7 @@ class Slot:
 
     block: Block
     attribute: str
-    text: str
+    text: str | I18nData  # I18nData once translated
     index: int | None = None
 
     def replace(self, translated: I18nData) -> None:
@@ -72,7 +75,16 @@ class Slot:
 
 
 def readable(value: object) -> bool:
-    return isinstance(value, str) and any(character.isalpha() for character in value)
+    return isinstance(value, I18nData) or (isinstance(value, str) and any(character.isalpha() for character in value))
+
+
+def english(text: str | I18nData) -> str:
+    """The English of a string of the page, whether or not it is translated yet."""
+    if isinstance(text, I18nData):
+        return I18N.translations_dict["en"][text.key]
+    if text.startswith(I18N_MARK):  # as the config (and so the API description) holds it
+        return I18N.translations_dict["en"].get(json.loads(text.removeprefix(I18N_MARK)).get("key"), text)
+    return text
 
 
 def model_id(label: str) -> bool:
@@ -92,20 +104,43 @@ def slots(app: gr.Blocks) -> Iterator[Slot]:
             yield Slot(block, "value", block.value)
         if isinstance(block, CHOICE_BLOCKS):
             for index, (label, _value) in enumerate(block.choices):
-                if readable(label) and not model_id(label):
+                if readable(label) and not (isinstance(label, str) and model_id(label)):
                     yield Slot(block, "choices", label, index)
 
 
 def untranslated(app: gr.Blocks, language: str) -> list[str]:
     """The strings of `app` that the catalogue of `language` does not translate."""
     texts = catalogue(language)
-    return sorted({slot.text for slot in slots(app) if slot.text not in texts})
+    return sorted({english(slot.text) for slot in slots(app)} - set(texts))
+
+
+def unused(app: gr.Blocks, language: str) -> list[str]:
+    """The entries of the catalogue of `language` that no string of `app` needs any more."""
+    return sorted(set(catalogue(language)) - {english(slot.text) for slot in slots(app)})
+
+
+def english_api_info(get_api_info: Callable[..., dict]) -> Callable[..., dict]:
+    """`Blocks.get_api_info` with the parameters' and results' labels in English: the API description (view_api,
+    the API page) reads them from the page config, where translated labels are i18n keys."""
+
+    @functools.wraps(get_api_info)
+    def api_info(*args: Any, **kwargs: Any) -> dict:
+        info = get_api_info(*args, **kwargs)
+        for endpoints in (info["named_endpoints"], info["unnamed_endpoints"]):
+            for endpoint in endpoints.values():
+                for item in [*endpoint.get("parameters", []), *endpoint.get("returns", [])]:
+                    if isinstance(item.get("label"), str | I18nData):
+                        item["label"] = english(item["label"])
+        return info
+
+    return api_info
 
 
 def translate(app: gr.Blocks, i18n: gr.I18n) -> gr.Blocks:
     """Replace every catalogued string of `app` by its `i18n` key; the others stay as they are (English)."""
     known = set(catalogue(LANGUAGES[0]))
     for slot in list(slots(app)):
-        if slot.text in known:
+        if isinstance(slot.text, str) and slot.text in known:
             slot.replace(i18n(key(slot.text)))
+    app.get_api_info = english_api_info(app.get_api_info)  # type: ignore[method-assign]
     return app
