@@ -270,7 +270,7 @@ def build_app(runtime: Runtime) -> gr.Blocks:
                     demo.build_tab(Tab(demo, runtime))
             with gr.Tab(system.TITLE, id="system") as system_tab:
                 system.build_tab(runtime, system_tab)
-    return translation.translate(app, translation.I18N)
+    return app
 
 
 def default_models(runtime: Runtime) -> list[tuple[str, ModelChoice, Loader]]:
@@ -339,7 +339,7 @@ def page_answers(url: str, seconds: float = 60.0) -> bool:
 def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
-    app = build_app(runtime)
+    app = translation.translate(build_app(runtime), translation.I18N)  # the page in the browser's language
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))

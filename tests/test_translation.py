@@ -48,8 +48,11 @@ def test_keys_are_flat_and_one_per_text():
     assert len(keys) == len(texts) and not any("." in key for key in keys)
 
 
-def test_the_page_config_carries_keys_that_the_i18n_translates(built_app):
-    config = json.loads(json.dumps(built_app.get_config_file(), default=str))
+def test_the_page_config_carries_keys_that_the_i18n_translates(tmp_path):
+    runtime = Runtime(Settings(stand_ins="tiny", cache_dir=tmp_path, device="cpu"))
+    translated = translation.translate(app_module.build_app(runtime), translation.I18N)
+    assert not [slot.text for slot in translation.slots(translated) if isinstance(slot.text, str)]
+    config = json.loads(json.dumps(translated.get_config_file(), default=str))
     tab_labels = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
     first = json.loads(tab_labels[0].removeprefix(translation.I18N_MARK))
     translations = translation.I18N.translations_dict
