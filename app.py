@@ -343,10 +343,13 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))
+    return serve(app, runtime.settings, block=block)
+
+
+def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Blocks:
+    """Serve built Blocks with the production queue and launch settings."""
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(
-            prevent_thread_lock=not block, quiet=not block, **launch_kwargs(runtime.settings)
-        )
+        app.queue(**queue_kwargs()).launch(prevent_thread_lock=not block, quiet=not block, **launch_kwargs(settings))
     return app
 
 

@@ -18,6 +18,7 @@ import gradio as gr
 from demos import next_token
 from demos.common import model_dropdown, tab_intro, user_errors
 from demos.tab import Demo, Tab
+from shared import limits
 from shared.decoding import (
     BEAM_SEARCH,
     GREEDY,
@@ -29,19 +30,6 @@ from shared.decoding import (
     sampling_seed,
 )
 from shared.generation import continue_prompt
-from shared.limits import (
-    MAX_GENERATION_SECONDS,
-    MAX_NEW_TOKENS,
-    MAX_NUM_BEAMS,
-    MAX_NUM_SEQUENCES,
-    MAX_REPETITION_PENALTY,
-    MAX_SEED,
-    MAX_TEMPERATURE,
-    MAX_TEXT_CHARS,
-    MAX_TOP_K,
-    MIN_TEMPERATURE,
-    MIN_TOP_P,
-)
 from shared.loading import ModelLoader
 from shared.model_choices import ModelChoice
 
@@ -72,7 +60,7 @@ def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = N
     if new_tokens is not None:
         parts.append(f"{new_tokens} new tokens")
     if stopped:
-        parts.append(f"stopped at the {MAX_GENERATION_SECONDS:.0f} s limit")
+        parts.append(f"stopped at the {limits.MAX_GENERATION_SECONDS:.0f} s limit")
     return " · ".join(parts)
 
 
@@ -117,7 +105,7 @@ def generate(
             for update in written:
                 if not update.finished:
                     yield update.text, f"{served.status()} · generating…"
-        stopped = served.elapsed() >= MAX_GENERATION_SECONDS
+        stopped = served.elapsed() >= limits.MAX_GENERATION_SECONDS
         summary = decoding_summary(settings.strategy, seed, update.new_tokens, stopped=stopped)
         yield numbered(update.texts), f"{served.status()} · {summary}"
 
@@ -130,32 +118,32 @@ def build_tab(tab: Tab) -> None:
                 label="Prompt",
                 value=PROMPT,
                 lines=4,
-                info=f"The model continues this text. Up to {MAX_TEXT_CHARS:,} characters.",
+                info=f"The model continues this text. Up to {limits.MAX_TEXT_CHARS:,} characters.",
             )
             model = model_dropdown(tab.choices)
             strategy = gr.Radio(list(STRATEGIES), value=SAMPLING, label="Decoding strategy")
             max_new_tokens = gr.Slider(
-                1, MAX_NEW_TOKENS, value=50, step=1, precision=0, label="max_new_tokens", info="Tokens to add."
+                1, limits.MAX_NEW_TOKENS, value=50, step=1, precision=0, label="max_new_tokens", info="Tokens to add."
             )
             with gr.Row():
                 temperature = gr.Slider(
-                    MIN_TEMPERATURE,
-                    MAX_TEMPERATURE,
+                    limits.MIN_TEMPERATURE,
+                    limits.MAX_TEMPERATURE,
                     value=0.8,
                     step=0.01,
                     label="temperature",
                     info="Sampling: below 1 is safer, above 1 wilder.",
                 )
                 top_k = gr.Slider(
-                    0, MAX_TOP_K, value=50, step=1, precision=0, label="top_k", info="Sampling: 0 turns it off."
+                    0, limits.MAX_TOP_K, value=50, step=1, precision=0, label="top_k", info="Sampling: 0 turns it off."
                 )
                 top_p = gr.Slider(
-                    MIN_TOP_P, 1.0, value=0.95, step=0.01, label="top_p", info="Sampling: 1 turns it off."
+                    limits.MIN_TOP_P, 1.0, value=0.95, step=0.01, label="top_p", info="Sampling: 1 turns it off."
                 )
             with gr.Row():
                 num_return_sequences = gr.Slider(
                     1,
-                    MAX_NUM_SEQUENCES,
+                    limits.MAX_NUM_SEQUENCES,
                     value=1,
                     step=1,
                     precision=0,
@@ -164,7 +152,7 @@ def build_tab(tab: Tab) -> None:
                 )
                 num_beams = gr.Slider(
                     2,
-                    MAX_NUM_BEAMS,
+                    limits.MAX_NUM_BEAMS,
                     value=4,
                     step=1,
                     precision=0,
@@ -175,7 +163,7 @@ def build_tab(tab: Tab) -> None:
             with gr.Row():
                 repetition_penalty = gr.Slider(
                     1.0,
-                    MAX_REPETITION_PENALTY,
+                    limits.MAX_REPETITION_PENALTY,
                     value=1.0,
                     step=0.05,
                     label="repetition_penalty",
@@ -185,7 +173,7 @@ def build_tab(tab: Tab) -> None:
                     value=-1,
                     precision=0,
                     minimum=-1,
-                    maximum=MAX_SEED,
+                    maximum=limits.MAX_SEED,
                     label="seed",
                     info="Sampling: the same seed gives the same text; -1 or empty picks one at random (shown below).",
                 )

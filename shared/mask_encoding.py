@@ -4,23 +4,17 @@ download), and the folder those downloads are written to."""
 
 from __future__ import annotations
 
-import atexit
 import colorsys
-import functools
 import io
 import json
-import shutil
-import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from shared.detr_panoptic import Segment
+from shared.downloads import new_download_folder
 
 # Gradio copies returned files into its own cache, so ours are only needed for a moment.
-DOWNLOADS_MAX_AGE_SECONDS = 600
 # zlib level for the mask layers: a two-colour layer compresses almost as well at 1 as at PIL's default 6.
 MASK_PNG_COMPRESSION = 1
 ANNOTATION_RED = "#ff0000"  # gr.AnnotatedImage's colour for a label not in its color_map
@@ -111,27 +105,10 @@ def segments_record(
     }
 
 
-@functools.cache
-def downloads_root() -> Path:
-    """One directory per server process for the download files, removed when the process exits."""
-    root = Path(tempfile.mkdtemp(prefix="segment-downloads-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return root
-
-
-def remove_old_downloads(root: Path, max_age_seconds: float = DOWNLOADS_MAX_AGE_SECONDS) -> None:
-    oldest_kept = time.time() - max_age_seconds
-    for folder in root.iterdir():
-        if folder.stat().st_mtime < oldest_kept:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def save_downloads(overlay_image: Image.Image, record: dict) -> tuple[str, str]:
     """Write the PNG overlay and the JSON into a fresh directory (Gradio copies them into its own cache); folders
     from earlier requests are removed once they are ten minutes old."""
-    root = downloads_root()
-    remove_old_downloads(root)
-    folder = Path(tempfile.mkdtemp(prefix="segments-", dir=root))
+    folder = new_download_folder("segments")
     png, data = folder / "segments.png", folder / "segments.json"
     # Fast deflate: `optimize=True` saves a few per cent of the size for many times the time.
     overlay_image.save(png, compress_level=1)

@@ -60,3 +60,17 @@ def tiny_detr(tiny_settings: Settings) -> tuple:
     path = ensure_stand_in("detr-panoptic", "tiny", tiny_settings.stand_in_root)
     model = transformers.DetrForSegmentation.from_pretrained(path).eval()
     return model, transformers.DetrImageProcessor.from_pretrained(path)
+
+
+@pytest.fixture(scope="session")
+def real_minilm():
+    """all-MiniLM-L6-v2's real tokenizer and model, from the copy installed with the requirements, loaded here
+    without the app: what tests compare the app's numbers with."""
+    from shared.bundled import MINILM, bundled_directory
+
+    directory = bundled_directory(MINILM)
+    if directory is None:
+        pytest.skip("the bundled all-MiniLM-L6-v2 copy is not installed")
+    return transformers.AutoTokenizer.from_pretrained(directory), transformers.AutoModel.from_pretrained(
+        directory
+    ).eval()

@@ -8,12 +8,10 @@ import math
 import numpy as np
 import pytest
 import torch
-import transformers
 from gradio_client.exceptions import AppError
 
 from demos import attention_steps
 from demos.tab import Tab
-from shared.bundled import bundled_directory
 
 MINILM = attention_steps.DEMO.models[0].model_id
 FLIES = ("Time flies like an arrow.", "Fruit flies like bananas.", "flies")
@@ -51,13 +49,9 @@ def test_the_word_may_be_split_into_pieces_and_must_be_in_the_sentence():
 
 
 @pytest.fixture(scope="module")
-def minilm_embeddings():
+def minilm_embeddings(real_minilm):
     """all-MiniLM-L6-v2's real input embeddings, loaded here without the app."""
-    directory = bundled_directory(MINILM)
-    if directory is None:
-        pytest.skip("the bundled all-MiniLM-L6-v2 copy is not installed")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
-    model = transformers.AutoModel.from_pretrained(directory)
+    tokenizer, model = real_minilm
     return tokenizer, model.get_input_embeddings().weight.detach().double()
 
 

@@ -11,6 +11,7 @@ import torch
 
 from demos import generate
 from demos.tab import Tab
+from shared import limits
 from shared.decoding import (
     BEAM_SEARCH,
     GREEDY,
@@ -21,19 +22,6 @@ from shared.decoding import (
     sampling_seed,
 )
 from shared.errors import UserError
-from shared.limits import (
-    MAX_GENERATION_SECONDS,
-    MAX_NEW_TOKENS,
-    MAX_NUM_BEAMS,
-    MAX_NUM_SEQUENCES,
-    MAX_REPETITION_PENALTY,
-    MAX_SEED,
-    MAX_TEMPERATURE,
-    MAX_TEXT_CHARS,
-    MAX_TOP_K,
-    MIN_TEMPERATURE,
-    MIN_TOP_P,
-)
 
 SAMPLING_SETTINGS = {"temperature", "top_k", "top_p"}
 
@@ -71,25 +59,25 @@ def test_beam_search_needs_at_least_as_many_beams_as_sequences():
 
 def test_every_request_has_a_time_limit_and_whole_token_counts():
     kwargs = kwargs_of(SAMPLING, 20.0, temperature=1, top_k=40.0, top_p=1, num_return_sequences=1.0)
-    assert kwargs["max_time"] == MAX_GENERATION_SECONDS
+    assert kwargs["max_time"] == limits.MAX_GENERATION_SECONDS
     assert all(type(kwargs[name]) is int for name in ["max_new_tokens", "top_k", "num_return_sequences"])
 
 
 @pytest.mark.parametrize(
     ("strategy", "setting", "value", "limit"),
     [
-        (GREEDY, "max_new_tokens", 0, MAX_NEW_TOKENS),
-        (GREEDY, "max_new_tokens", MAX_NEW_TOKENS + 1, MAX_NEW_TOKENS),
-        (GREEDY, "max_new_tokens", 2.5, MAX_NEW_TOKENS),
-        (GREEDY, "repetition_penalty", MAX_REPETITION_PENALTY + 1, MAX_REPETITION_PENALTY),
-        (SAMPLING, "temperature", 0, MIN_TEMPERATURE),
-        (SAMPLING, "temperature", MAX_TEMPERATURE * 2, MAX_TEMPERATURE),
-        (SAMPLING, "top_k", -1, MAX_TOP_K),
-        (SAMPLING, "top_p", 0, MIN_TOP_P),
+        (GREEDY, "max_new_tokens", 0, limits.MAX_NEW_TOKENS),
+        (GREEDY, "max_new_tokens", limits.MAX_NEW_TOKENS + 1, limits.MAX_NEW_TOKENS),
+        (GREEDY, "max_new_tokens", 2.5, limits.MAX_NEW_TOKENS),
+        (GREEDY, "repetition_penalty", limits.MAX_REPETITION_PENALTY + 1, limits.MAX_REPETITION_PENALTY),
+        (SAMPLING, "temperature", 0, limits.MIN_TEMPERATURE),
+        (SAMPLING, "temperature", limits.MAX_TEMPERATURE * 2, limits.MAX_TEMPERATURE),
+        (SAMPLING, "top_k", -1, limits.MAX_TOP_K),
+        (SAMPLING, "top_p", 0, limits.MIN_TOP_P),
         (SAMPLING, "top_p", 1.5, 1.0),
-        (SAMPLING, "num_return_sequences", MAX_NUM_SEQUENCES + 1, MAX_NUM_SEQUENCES),
-        (BEAM_SEARCH, "num_beams", 1, MAX_NUM_BEAMS),
-        (BEAM_SEARCH, "num_beams", MAX_NUM_BEAMS + 1, MAX_NUM_BEAMS),
+        (SAMPLING, "num_return_sequences", limits.MAX_NUM_SEQUENCES + 1, limits.MAX_NUM_SEQUENCES),
+        (BEAM_SEARCH, "num_beams", 1, limits.MAX_NUM_BEAMS),
+        (BEAM_SEARCH, "num_beams", limits.MAX_NUM_BEAMS + 1, limits.MAX_NUM_BEAMS),
     ],
 )
 def test_out_of_range_settings_are_refused_with_their_limit(strategy, setting, value, limit):
@@ -191,8 +179,8 @@ def test_empty_prompt_is_refused(prompt):
 
 
 def test_too_long_prompt_is_refused_and_spaces_are_kept():
-    with pytest.raises(UserError, match=f"{MAX_TEXT_CHARS:,}"):
-        check_prompt("a" * (MAX_TEXT_CHARS + 1))
+    with pytest.raises(UserError, match=f"{limits.MAX_TEXT_CHARS:,}"):
+        check_prompt("a" * (limits.MAX_TEXT_CHARS + 1))
     assert check_prompt(" Once upon a ") == " Once upon a "
 
 
@@ -205,11 +193,11 @@ def test_prompt_and_new_tokens_must_fit_the_context():
 @pytest.mark.parametrize("seed", [None, -1, "", " "])
 def test_no_seed_means_a_fresh_random_one(seed):
     seeds = {sampling_seed(seed) for _ in range(5)}
-    assert all(0 <= value <= MAX_SEED for value in seeds) and len(seeds) > 1
+    assert all(0 <= value <= limits.MAX_SEED for value in seeds) and len(seeds) > 1
 
 
 def test_a_given_seed_is_kept_and_a_bad_one_refused():
     assert sampling_seed(42.0) == 42 and sampling_seed("42") == 42
-    for bad in [MAX_SEED + 1, -2, 1.5, "lucky"]:
+    for bad in [limits.MAX_SEED + 1, -2, 1.5, "lucky"]:
         with pytest.raises(UserError, match="seed must be a whole number"):
             sampling_seed(bad)

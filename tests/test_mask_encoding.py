@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from shared import mask_encoding
+from shared import downloads, mask_encoding
 from shared.detr_panoptic import Segment
 
 
@@ -38,5 +38,5 @@ def test_download_folders_older_than_the_limit_are_removed(tmp_path):
         (folder / "segments.json").write_text("{}")
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    mask_encoding.remove_old_downloads(tmp_path, max_age_seconds=600)
+    downloads.remove_old_downloads(tmp_path, max_age_seconds=600)
     assert not old.exists() and recent.exists()

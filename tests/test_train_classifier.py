@@ -6,27 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import transformers
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from demos import train_classifier
-from shared.bundled import bundled_directory
 from shared.labelled_data import parse_label_lines
 
 MINILM = train_classifier.DEMO.models[0].model_id
 
 
 @pytest.fixture(scope="module")
-def minilm_vectors():
+def minilm_vectors(real_minilm):
     """Sentence vectors computed here, the sentence-transformers way, from the bundled real weights."""
-    directory = bundled_directory(MINILM)
-    if directory is None:
-        pytest.skip("the bundled all-MiniLM-L6-v2 copy is not installed")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
-    model = transformers.AutoModel.from_pretrained(directory).eval()
+    tokenizer, model = real_minilm
 
     def embed(texts: list[str]) -> np.ndarray:
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
