@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -17,7 +18,7 @@ import gradio.networking
 import httpx
 import torch
 
-from demos import DEMOS, TASKS, system, translation
+from demos import DEMOS, TASKS, sessions, system, translation
 from demos.tab import Tab
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
@@ -27,7 +28,7 @@ from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
 from shared.openmp import release_thread_pool
 from shared.runtime import Runtime
-from shared.settings import Settings, default_cache_dir
+from shared.settings import BACKENDS, Settings, default_cache_dir, default_serve_config
 from shared.stand_ins import STAND_IN_SIZES
 
 logger = logging.getLogger("app")
@@ -61,6 +62,9 @@ ENVIRONMENT = {
     "stand_ins": "DEMO_STAND_INS",
     "cache_dir": "DEMO_CACHE_DIR",
     "cpu_int8": "DEMO_CPU_INT8",
+    "backend": "DEMO_BACKEND",
+    "ray_address": "DEMO_RAY_ADDRESS",
+    "serve_config": "DEMO_SERVE_CONFIG",
     "mcp": "DEMO_MCP",
 }
 
@@ -71,6 +75,12 @@ def switch(text: str) -> bool:
     if word not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
         raise ValueError("expected 1, true, yes or on (or 0, false, no, off)")
     return word in {"1", "true", "yes", "on"}
+
+
+def backend_name(text: str) -> str:
+    if text.strip() not in BACKENDS:
+        raise ValueError(f"expected one of {', '.join(BACKENDS)}")
+    return text.strip()
 
 
 def parse_auth(text: str) -> tuple[str, str]:
@@ -210,6 +220,28 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "scores; ignored on GPUs [DEMO_CPU_INT8=1].",
     )
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=from_environment("backend", backend_name, "in-process"),
+        help="Where the models run: in this process, or on Ray Serve replicas (pip install -r "
+        'requirements-ray.txt; see the README\'s "Serving a bigger audience") [DEMO_BACKEND].',
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=env["ray_address"] or None,
+        metavar="HOST:PORT",
+        help="With --backend ray: the Ray cluster to join (`ray start --head` prints it); without it a private "
+        "Ray runs on this machine, on loopback only [DEMO_RAY_ADDRESS].",
+    )
+    parser.add_argument(
+        "--serve-config",
+        type=Path,
+        default=Path(env["serve_config"]) if env["serve_config"] else default_serve_config(),
+        metavar="PATH",
+        help="With --backend ray: the Serve applications to deploy (replicas, queue bounds, autoscaling, CPUs/GPUs) "
+        "[DEMO_SERVE_CONFIG].",
+    )
+    parser.add_argument(
         "--mcp",
         action="store_true",
         default=from_environment("mcp", switch, False),
@@ -257,6 +289,9 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         cpu_int8=args.cpu_int8,
         mcp=args.mcp,
         download=args.download,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        serve_config=args.serve_config,
     )
 
 
@@ -291,8 +326,11 @@ def download_models(runtime: Runtime, fetch: Callable[[Loader, str], None] | Non
     """Fetch each task's default model into the Hugging Face cache (with `fetch_model` unless told otherwise);
     return what failed, with why."""
     fetch = fetch or fetch_model
-    failed = []
+    failed, fetched = [], set()
     for task, choice, loader in default_models(runtime):
+        if (loader, choice.model_id) in fetched:
+            continue  # several tabs run the same model (the Sentiment tab's classifiers, opened up and evaluated)
+        fetched.add((loader, choice.model_id))
         if Path(choice.model_id).is_dir() or bundled_directory(choice.model_id):
             logger.info("%s: %s is on this disk already; nothing to fetch", task, choice.model_id)
             continue
@@ -349,8 +387,32 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
 def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Blocks:
     """Serve built Blocks with the production queue and launch settings."""
     with mock.patch.object(gradio.networking, "url_ok", page_answers):
-        app.queue(**queue_kwargs()).launch(prevent_thread_lock=not block, quiet=not block, **launch_kwargs(settings))
+        app.queue(**queue_kwargs()).launch(prevent_thread_lock=True, quiet=not block, **launch_kwargs(settings))
+    sessions.install(app)
+    if block:
+        app.block_thread()
     return app
+
+
+def build_stand_ins(runtime: Runtime) -> None:
+    """Build every allowlisted model's stand-in now, once: replicas in other processes would otherwise race to build
+    the same one."""
+    for demo in DEMOS:
+        for choice in runtime.choices(demo.task, list(demo.models)):
+            if choice.stand_in is not None:
+                runtime.source_for(choice.model_id, choice.stand_in)
+
+
+@contextmanager
+def models_on_ray(runtime: Runtime, config: dict | None = None) -> Iterator[None]:
+    """The tabs' model work on Ray Serve for the block (shared/ray_serve.py): the applications of `config`, or of
+    the --serve-config file, deployed on a private Ray or the cluster at --ray-address."""
+    from shared.ray_serve import ray_backend  # Ray is optional: imported only for --backend ray
+
+    if runtime.settings.stand_ins:
+        build_stand_ins(runtime)
+    with ray_backend(runtime, config):
+        yield
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -370,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if warning := share_warning(settings):
         logger.warning(warning)
+    if settings.backend == "ray":
+        with models_on_ray(runtime):
+            launch(runtime)
+        return
     launch(runtime)
 
 

@@ -44,8 +44,8 @@ from shared.settings import default_cache_dir  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 PEER_TASKS = ("sentiment", "zero_shot", "generate")
-# Our app: the production queue (shared/limits.py); /generate and /segment have concurrency_limit=1 (seeded sampling,
-# mask memory). The peer gets the same default, and 1 for generation.
+# Our app: the production queue (shared/limits.py); /generate lets 16 requests share its running batch, /segment has
+# concurrency_limit=1 (mask memory). The peer gets the same default, and 1 for generation.
 APP_DEFAULT_CONCURRENCY = DEFAULT_CONCURRENCY_LIMIT
 PEER_CONCURRENCY = {"generate": 1}
 # Outputs whose files a browser fetches to show them: the photo and each mask of /segment's AnnotatedImage.

@@ -309,7 +309,7 @@ def attention(
         texts.append(check_sentence(second_sentence, "sentence B"))
     focus_word = check_focus_word(focus_word)
     with tab.model(model_id, progress) as served:
-        numbers = look_inside(served.model.bundle, served.model.model_id, texts, focus_word, layer, head)
+        numbers = served.run(look_inside, served.model_id, texts, focus_word, layer, head)
     chosen = numbers["shown"].capitalize()
     sentences = numbers["sentences"]
     return heatmap(sentences, chosen), focus_bars(focus_table(sentences)), numbers, f"{chosen}. " + served.status()

@@ -343,7 +343,7 @@ def attention_steps(
         sentences.append(check_sentence(second_sentence, SENTENCE_NAMES[1]))
     word = check_word(word)
     with tab.model(model_id, progress) as served:
-        computed = [sentence_steps(served.model.bundle, text, word) for text in sentences]
+        computed = [served.run(sentence_steps, text, word) for text in sentences]
     points = pca_points(computed)
     comparison = pd.DataFrame(comparison_rows(computed))
     weights = pd.DataFrame(weights_rows(computed), columns=["sentence", "token", f"weight of “{word}”"])

@@ -17,6 +17,7 @@ from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
 
+from shared.backends import ModelRequest, ServedModel
 from shared.bundled import bundled_directory
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS
@@ -76,10 +77,12 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def served_by(loaded: LoadedModel, seconds: float, batch_requests: int = 1) -> str:
-    """One line under every answer: which model and device served it, and how long it took (and, for batched
-    endpoints, with how many concurrent requests it shared its forward pass)."""
+def served_by(loaded: LoadedModel | ServedModel, seconds: float, batch_requests: int = 1) -> str:
+    """One line under every answer: which model and device served it (and which Ray Serve replica, on Ray), and how
+    long it took (and, for batched endpoints, with how many concurrent requests it shared its forward pass)."""
     line = f"Served by `{loaded.model_id}` on **{loaded.device}** ({loaded.precision}) in {seconds:.2f} s"
+    if where := getattr(loaded, "where", ""):
+        line += f" · {where}"
     if batch_requests > 1:
         line += f" · batched with {batch_requests - 1} other request{'s' if batch_requests > 2 else ''}"
     if loaded.stand_in:
@@ -143,7 +146,11 @@ def report_loading(
         choice = pick_choice(choices, model_id)
     except UserError:
         return  # the request itself refuses the model, with the error the visitor needs
-    if not runtime.cache.is_loaded(task, choice.model_id, loader):
+    if loader is not None:
+        loaded = runtime.backend.is_loaded(ModelRequest(task, choice, loader))
+    else:
+        loaded = runtime.cache.is_loaded(task, choice.model_id)
+    if not loaded:
         progress(
             0,
             desc=f"Loading model {choice.model_id}… (first use: downloading it if needed, moving it to "

@@ -306,7 +306,7 @@ def embeddings(
     lines = split_sentences(sentences, MIN_CONTEXT_SENTENCES, MAX_CONTEXT_SENTENCES)
     notes = check_word_in_sentences(word, lines)
     with tab.model(model_id, progress) as served:
-        found = contextual_similarities(served.model.bundle, word, lines, layer)
+        found = served.run(contextual_similarities, word, lines, layer)
     labels = heatmap_labels(word, lines)
     layer_name = "the embedding layer's output" if found["layer"] == 0 else f"layer {found['layer']}"
     title = f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})"
@@ -339,7 +339,7 @@ def semantic_search(
     lines = split_sentences(sentences, 1, MAX_SEARCH_SENTENCES)
     top_k = whole_number("top_k", top_k, 1, MAX_SEARCH_SENTENCES, default=DEFAULT_SEARCH_RESULTS)
     with tab.model(model_id, progress) as served:
-        similarities, truncated = query_similarities(served.model.bundle, query, lines)
+        similarities, truncated = served.run(query_similarities, query, lines)
     ranking = rank(similarities, lines, top_k)
     notes = [
         f"{'The query' if index == 0 else f'Line {index}'} was cut to its first {MAX_SEARCH_TOKENS} tokens, as "

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from demos.common import model_dropdown, tab_intro, user_errors
-from demos.tab import Demo, Tab
+from demos.tab import Demo, Served, Tab
 from shared.batching import run_pipeline
 from shared.downloads import new_download_folder
 from shared.errors import UserError
@@ -58,20 +58,27 @@ def check_texts(texts: list[str], text_column: str) -> None:
             )
 
 
-def classify_in_batches(tab: Tab, pipeline: Any, texts: list[str], progress: Any) -> list[dict]:
+def best_labels(batcher: Any, pipeline: Any, texts: list[str]) -> list[dict]:
+    """The model work of one batch of /evaluate: the best label and its score for each text."""
+    max_length = max_input_tokens(pipeline.model, pipeline.tokenizer)
+    results = run_pipeline(batcher, pipeline, texts, top_k=1, truncation=True, max_length=max_length).results
+    return [result[0] for result in results]
+
+
+def label_names(pipeline: Any) -> set[str]:
+    return set(pipeline.model.config.id2label.values())
+
+
+def classify_in_batches(served: Served, texts: list[str], progress: Any) -> list[dict]:
     """The best label and its score for every text, `EVALUATION_BATCH` texts a forward pass."""
     predictions: list[dict] = []
-    max_length = max_input_tokens(pipeline.model, pipeline.tokenizer)
     for start in range(0, len(texts), EVALUATION_BATCH):
         if progress is not None:
             progress(
                 (start, len(texts)), desc=f"Classifying rows {start + 1}–{min(start + EVALUATION_BATCH, len(texts))}"
             )
         batch = texts[start : start + EVALUATION_BATCH]
-        results = run_pipeline(
-            tab.runtime.batcher, pipeline, batch, top_k=1, truncation=True, max_length=max_length
-        ).results
-        predictions += [result[0] for result in results]
+        predictions += served.run_batched(best_labels, batch)
     return predictions
 
 
@@ -167,9 +174,8 @@ def evaluate(
     if missing := next((line for line, label in enumerate(gold, start=2) if not label), None):
         raise UserError(f"Line {missing} has an empty “{label_column}”. Fill it in or remove the row.")
     with tab.model(model_id, progress) as served:
-        pipeline = served.model.pipeline
-        predictions = classify_in_batches(tab, pipeline, texts, progress)
-        model_labels = set(pipeline.model.config.id2label.values())
+        predictions = classify_in_batches(served, texts, progress)
+        model_labels = served.run(label_names)
     predicted = as_gold_labels([item["label"] for item in predictions], set(gold), mapping)
     scores = [float(item["score"]) for item in predictions]
     metrics = classification_metrics(gold, predicted)
@@ -181,7 +187,7 @@ def evaluate(
     note = unmatched_note(model_labels, set(gold), mapping)
     summary = f"**Accuracy: {metrics['accuracy']:.1%}** ({metrics['correct']} of {metrics['n']} rows right)."
     download = write_predictions(table.columns, table.rows, predicted, scores, table.delimiter, name)
-    numbers = {**metrics, "model_id": served.model.model_id, "label_map": mapping}
+    numbers = {**metrics, "model_id": served.model_id, "label_map": mapping}
     return (
         f"{summary} {note}".strip(),
         pd.DataFrame(per_label_rows(metrics), columns=PER_LABEL_HEADERS),

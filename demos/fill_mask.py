@@ -228,6 +228,14 @@ def fill_blank(pipe: Any, sentences: list[str], top_k: int) -> list[list[Filler]
     return results
 
 
+def fill_blanks_as_written(pipe: Any, sentences: list[str], top_k: int, model_id: str) -> tuple[str, list]:
+    """The model work of /fill_mask: each sentence's blank rewritten as the model's mask token, then filled."""
+    mask_token = pipe.tokenizer.mask_token
+    if mask_token is None:  # only if an operator allowlisted a model that is no masked language model
+        raise UserError(f"{model_id} has no mask token, so it cannot fill a blank. Pick another model.")
+    return mask_token, fill_blank(pipe, [with_mask_token(sentence, mask_token) for sentence in sentences], top_k)
+
+
 @user_errors
 def fill_mask(
     tab: Tab,
@@ -249,13 +257,7 @@ def fill_mask(
     sentences = [text] if compare_with is None else [text, compare_with]
     labels = sentence_labels(sentences)
     with tab.model(model_id, progress) as served:
-        pipe = served.model.pipeline
-        mask_token = pipe.tokenizer.mask_token
-        if mask_token is None:  # only if an operator allowlisted a model that is no masked language model
-            raise UserError(
-                f"{served.model.model_id} has no mask token, so it cannot fill a blank. Pick another model."
-            )
-        results = fill_blank(pipe, [with_mask_token(sentence, mask_token) for sentence in sentences], top_k)
+        mask_token, results = served.run(fill_blanks_as_written, sentences, top_k, served.model_id)
     status = f"Blank written as `{mask_token}` for this model. " + served.status()
     frame = chart_frame(labels, results)
     # The x order goes with the data: the plot would otherwise sort the bars alphabetically.

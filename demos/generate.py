@@ -1,8 +1,10 @@
 """Text generation: a causal language model continues a prompt with the decoding strategy and settings chosen in
-the UI. Greedy decoding and sampling of one sequence stream word by word from a background `model.generate`
-thread; beam search and several sequences arrive whole. Stop (or closing the tab) ends the generation on the
-server at the next token, and a seed makes sampling reproducible. "Next-token odds" (demos/next_token.py) charts
-the distribution the sampler draws the first new token from, inside this tab.
+the UI. Greedy decoding and sampling of one sequence stream word by word, sharing each token's forward pass with
+the other visitors' generations (shared/batched_generation.py); beam search and several sequences run a
+`model.generate` of their own and arrive whole. A request that is answered again with the same settings (greedy,
+beam search, or sampling with a seed the visitor chose) comes from memory. Stop (or closing the tab) ends the
+generation on the server at the next token, and a seed makes sampling reproducible. "Next-token odds"
+(demos/next_token.py) charts the distribution the sampler draws the first new token from, inside this tab.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from demos import next_token
 from demos.common import model_dropdown, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared import limits
+from shared.batching import CONCURRENT_REQUESTS
 from shared.decoding import (
     BEAM_SEARCH,
     GREEDY,
@@ -29,8 +32,8 @@ from shared.decoding import (
     check_prompt,
     sampling_seed,
 )
-from shared.generation import continue_prompt
-from shared.loading import ModelLoader
+from shared.generation import Written, continue_prompt
+from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
 
 # At most ten updates a second (the first token at once): each update costs Gradio CPU time the model needs.
@@ -64,6 +67,16 @@ def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = N
     return " · ".join(parts)
 
 
+def sampling_seed_given(seed: float | str | None) -> bool:
+    """Whether the visitor chose the seed (empty and -1 ask for a random one)."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return False
+    try:
+        return float(seed) != -1
+    except ValueError:
+        return False
+
+
 def interactive_settings(strategy: str) -> dict[str, bool]:
     """For each setting the strategy radio can grey out (every one but the strategy), whether `strategy` reads it."""
     used = USED_BY.get(strategy, set())
@@ -73,6 +86,13 @@ def interactive_settings(strategy: str) -> dict[str, bool]:
 def setting_updates(settings: dict[str, Any], strategy: str) -> dict[Any, dict]:
     """Grey out the `settings` components (by name) the chosen strategy ignores."""
     return {settings[name]: gr.update(interactive=used) for name, used in interactive_settings(strategy).items()}
+
+
+def write_continuation(
+    bundle: ModelBundle, prompt: str, settings: DecodingSettings, seed: int | None, update_seconds: float
+) -> Iterator[Written]:
+    """The model work of /generate: `continue_prompt` with the bundle's model and tokenizer (closing it stops it)."""
+    yield from continue_prompt(bundle.model, bundle.processor, prompt, settings, seed, update_seconds)
 
 
 @user_errors
@@ -97,17 +117,25 @@ def generate(
     settings = DecodingSettings.checked(
         strategy, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_return_sequences, num_beams
     )
+    seed_chosen = settings.strategy != SAMPLING or sampling_seed_given(seed)
     seed = sampling_seed(seed) if settings.strategy == SAMPLING else None
+    # Greedy and beam search always write the same text, sampling with the visitor's seed too; a random seed never.
+    request = ("generate", prompt, settings, seed) if seed_chosen else None
     with tab.model(model_id, progress) as served:
-        bundle = served.model.bundle
-        written = continue_prompt(bundle.model, served.model.tokenizer, prompt, settings, seed, UPDATE_SECONDS)
+        if request is not None and (kept := served.recall(request)) is not None:
+            texts, new_tokens = kept
+            yield numbered(texts), f"{served.status()} · {decoding_summary(settings.strategy, seed, new_tokens)}"
+            return
+        written = served.stream(write_continuation, prompt, settings, seed, UPDATE_SECONDS)
         with closing(written):  # a request that goes away stops its generation
             for update in written:
                 if not update.finished:
-                    yield update.text, f"{served.status()} · generating…"
+                    yield update.text, f"{served.status(update.batch_requests)} · generating…"
         stopped = served.elapsed() >= limits.MAX_GENERATION_SECONDS
+        if request is not None and not stopped:
+            served.keep(request, (update.texts, update.new_tokens))
         summary = decoding_summary(settings.strategy, seed, update.new_tokens, stopped=stopped)
-        yield numbered(update.texts), f"{served.status()} · {summary}"
+        yield numbered(update.texts), f"{served.status(update.batch_requests)} · {summary}"
 
 
 def build_tab(tab: Tab) -> None:
@@ -207,7 +235,12 @@ def build_tab(tab: Tab) -> None:
     # The API takes the settings in the order of `DecodingSettings`' fields, then the seed.
     inputs = [prompt, model, *(controls[field.name] for field in fields(DecodingSettings)), seed]
     generation = button.click(
-        tab.bind(generate), inputs, [output, status], api_name="generate", concurrency_limit=1, concurrency_id=tab.task
+        tab.bind(generate),
+        inputs,
+        [output, status],
+        api_name="generate",
+        concurrency_limit=CONCURRENT_REQUESTS,  # greedy and sampled requests share the model's running batch
+        concurrency_id=tab.task,
     )
     stop.click(None, None, None, cancels=[generation])
 

@@ -205,7 +205,7 @@ def next_token(
     settings = DecodingSettings.checked(SAMPLING, 1, temperature, top_k, top_p, repetition_penalty)
     shown = whole_number("shown", shown, 1, MAX_SHOWN_TOKENS)
     with tab.model(model_id, progress) as served:
-        numbers = next_token_odds(served.model, prompt, settings, shown)
+        numbers = served.run_on_model(next_token_odds, prompt, settings, shown)
     frame = odds_frame(numbers)
     chart = gr.BarPlot(value=frame, sort=frame["token"].tolist())
     return chart, numbers, f"{odds_summary(numbers, settings_summary(settings))}\n\n{served.status()}"

@@ -78,6 +78,11 @@ def classifier_steps(model: Any, tokenizer: Any, text: str) -> dict[str, Any]:
     }
 
 
+def pipeline_classifier_steps(pipeline: Any, text: str) -> dict[str, Any]:
+    """The model work of /pipeline_steps: `classifier_steps` on the sentiment pipeline's model and tokenizer."""
+    return classifier_steps(pipeline.model, pipeline.tokenizer, text)
+
+
 def token_rows(steps: dict[str, Any]) -> list[list[Any]]:
     return [
         [position, token, token_id, mask]
@@ -121,15 +126,14 @@ def pipeline_steps(
     its confidences, an explanation, every value as JSON, status)."""
     text = check_text(text)
     with tab.model(model_id, progress) as served:
-        pipeline = served.model.pipeline
-        steps = classifier_steps(pipeline.model, pipeline.tokenizer, text)
+        steps = served.run(pipeline_classifier_steps, text)
     confidences = dict(zip(steps["labels"], steps["probabilities"], strict=True))
     return (
         pd.DataFrame(token_rows(steps), columns=TOKEN_HEADERS),
         pd.DataFrame(label_rows(steps), columns=LABEL_HEADERS),
         confidences,
         explanation(steps),
-        {**steps, "model_id": served.model.model_id},
+        {**steps, "model_id": served.model_id},
         served.status(),
     )
 

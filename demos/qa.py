@@ -320,8 +320,11 @@ def qa(
     top_k = whole_number("The number of answers (top_k)", top_k, 1, MAX_TOP_K_ANSWERS)
     max_answer_len = whole_number("The longest answer (max_answer_len)", max_answer_len, 1, MAX_ANSWER_TOKENS)
     with tab.model(model_id, progress) as served:
-        allow_no_answer = bool(handle_impossible_answer) or served.model.model_id in NO_ANSWER_MODELS
-        found = answer_question(served.model.bundle, question, context, top_k, max_answer_len, allow_no_answer)
+        allow_no_answer = bool(handle_impossible_answer) or served.model_id in NO_ANSWER_MODELS
+        found = served.remember(
+            ("qa", question, context, top_k, max_answer_len, allow_no_answer),
+            lambda: served.run(answer_question, question, context, top_k, max_answer_len, allow_no_answer),
+        )
     best = found.answers[0] if found.answers else None
     status = f"{reading_note(found)}\n\n{served.status()}"
     return highlighted_context(context, best), best.score if best else None, table_rows(found.answers), status

@@ -121,10 +121,10 @@ def segment(
     threshold = number("threshold", threshold, 0, 1)
     overlap_mask_area_threshold = number("overlap_mask_area_threshold", overlap_mask_area_threshold, 0, 1)
     with tab.model(model_id, progress) as served:
-        progress(0.2, desc=f"Running {served.model.model_id} on the photo…")
-        segments = find_segments(served.model.bundle, image, threshold, overlap_mask_area_threshold)
+        progress(0.2, desc=f"Running {served.model_id} on the photo…")
+        segments = served.run(find_segments, image, threshold, overlap_mask_area_threshold)
     progress(0.9, desc="Drawing the overlay and writing the downloads…")
-    record = segments_record(segments, image, served.model.model_id, threshold, overlap_mask_area_threshold)
+    record = segments_record(segments, image, served.model_id, threshold, overlap_mask_area_threshold)
     overlay_png, segments_json = save_downloads(overlay(image, segments), record)
     return (
         (image, annotations(segments)),

@@ -60,7 +60,9 @@ def sentiment(
     texts = split_texts(text)
     with tab.model(model_id, progress) as served:
         # Shares forward passes with concurrent requests to the same model; results equal a call of its own.
-        batched = run_pipeline(tab.runtime.batcher, served.model.pipeline, texts, top_k=None, truncation=True)
+        batched = served.remember(
+            ("sentiment", tuple(texts)), lambda: served.run_batched(run_pipeline, texts, top_k=None, truncation=True)
+        )
     results = batched.results
     return confidences(results[0]), table_rows(texts, results), served.status(batched.batch_requests)
 

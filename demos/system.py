@@ -3,6 +3,8 @@ registry's (`demos.DEMOS`): the models are listed in tab order."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import gradio as gr
@@ -12,7 +14,15 @@ from demos import DEMOS
 from shared.runtime import Runtime
 
 TITLE = "System"
-TABLE_HEADERS = ["task", "model", "device", "dtype", "memory (MB)", "load time (s)", "hits", "in use", "stand-in"]
+TABLE_HEADERS = [
+    *("task", "model", "device", "dtype", "memory (MB)", "load time (s)", "hits", "in use", "stand-in"),
+    "served by",
+]
+
+
+def front_name(runtime: Runtime) -> str:
+    """Which copy of the app answered: several fronts can serve one address behind a balancer."""
+    return f"{socket.gethostname()}:{runtime.settings.port} (process {os.getpid()})"
 
 
 def device_summary(runtime: Runtime) -> str:
@@ -25,6 +35,7 @@ def device_summary(runtime: Runtime) -> str:
         f"{torch.get_num_threads()} CPU threads",
         f"**Models in memory:** {len(runtime.cache.loaded_models())}, {used:,.1f} MB · **memory budget:** {budget}",
         f"**Stand-ins:** {settings.stand_ins or 'off (real Hub models)'}",
+        f"**Front:** `{front_name(runtime)}` · **models run:** {runtime.backend.describe()}",
     ]
     for item in loading:
         lines.append(f"Loading `{item.model_id}` for {item.task}… {time.monotonic() - item.started:.0f} s so far")
@@ -38,7 +49,18 @@ def tab_position(task: str) -> int:
 
 
 def model_rows(runtime: Runtime) -> list[list]:
-    """One row per loaded model, in tab order (most recently used last within a tab)."""
+    """The models in memory: this process's cache, or on Ray Serve what each application's replica holds."""
+    remote = getattr(runtime.backend, "loaded_models", None)
+    if remote is not None:
+        return [
+            [
+                *(row["task"], row["model_id"], row["device"], row["precision"]),
+                *(round(row["memory_bytes"] / 2**20, 1), round(row["load_seconds"], 2), row["hits"], row["in_use"]),
+                "yes" if row["stand_in"] else "no",
+                f"replica {row['replica']}",
+            ]
+            for row in sorted(remote(), key=lambda row: tab_position(row["task"]))
+        ]
     entries = sorted(runtime.cache.loaded_models(), key=lambda entry: tab_position(entry.task))
     return [
         [
@@ -51,6 +73,7 @@ def model_rows(runtime: Runtime) -> list[list]:
             entry.hits,
             entry.in_use,
             "yes" if entry.stand_in else "no",
+            "this process",
         ]
         for entry in entries
     ]

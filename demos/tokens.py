@@ -277,14 +277,20 @@ def tokens(
     slots, records, rows, status = [], [], [], []
     for model_id in picked:
         with tab.model(model_id, progress) as served:
-            tokenization = tokenize(served.model.tokenizer, text)
+            tokenization = served.run(tokenize, text)
         slots.append(highlight_slot(model_id, text, tokenization))
-        records.append({"model": model_id, "stand_in": served.model.stand_in, **tokenization})
+        records.append({"model": model_id, "stand_in": served.info.stand_in, **tokenization})
         rows.append(comparison_row(model_id, tokenization))
         status.append(served.status())
     slots += [gr.HighlightedText(value=None, visible=False)] * (MAX_TOKENIZERS - len(slots))
     numbers = {"characters": len(text), "words": len(text.split()), "tokenizers": records}
     return *slots, numbers, rows, "  \n".join(status)
+
+
+def checked_decoded_ids(tokenizer: Any, token_ids: list[int], model_id: str) -> dict[str, Any]:
+    """The model work of /decode_ids: the ids checked against the vocabulary, then decoded."""
+    check_ids_in_vocabulary(token_ids, len(tokenizer), model_id)
+    return decoded_ids(tokenizer, token_ids)
 
 
 @user_errors
@@ -298,9 +304,7 @@ def decode_ids(
     the special tokens, the text without them, {ids, tokens, special_tokens_mask}, and a status line."""
     token_ids = parse_token_ids(ids)
     with tab.model(model_id, progress) as served:
-        tokenizer = served.model.tokenizer
-        check_ids_in_vocabulary(token_ids, len(tokenizer), served.model.model_id)
-        decoded = decoded_ids(tokenizer, token_ids)
+        decoded = served.run(checked_decoded_ids, token_ids, served.model_id)
     each_id = {"ids": token_ids, "tokens": decoded["tokens"], "special_tokens_mask": decoded["special_tokens_mask"]}
     return decoded["text"], decoded["text_without_special_tokens"], each_id, served.status()
 

@@ -167,7 +167,7 @@ def train_classifier(
     check_examples(pairs)
     labels, sentences = [label for label, _ in pairs], [text for _, text in pairs]
     with tab.model(model_id, progress) as served:
-        vectors = sentence_embeddings(served.model.bundle, sentences).numpy().astype(np.float64)
+        vectors = served.run(sentence_embeddings, sentences).numpy().astype(np.float64)
     fitted = fit_and_score(vectors, labels)
     pca = PCA(n_components=2).fit(vectors)
     counts = pd.Series(labels).value_counts().sort_index()
@@ -178,14 +178,14 @@ def train_classifier(
         "folds": fitted["folds"],
         "fold_accuracies": fitted["fold_accuracies"],
         "training_accuracy": fitted["training_accuracy"],
-        "model_id": served.model.model_id,
+        "model_id": served.model_id,
     }
     summary = (
         f"**Cross-validated accuracy: {fitted['cv_accuracy']:.1%}** ({fitted['folds']}-fold, stratified: each fold is "
         f"classified by a regression trained on the other folds) · on the training sentences themselves: "
         f"{fitted['training_accuracy']:.1%}. Now type new sentences below to classify them."
     )
-    trained = TrainedClassifier(served.model.model_id, fitted["classifier"])
+    trained = TrainedClassifier(served.model_id, fitted["classifier"])
     return (
         summary,
         scatter_figure(pca.transform(vectors), labels, sentences, pca.explained_variance_ratio_.tolist()),
@@ -213,7 +213,7 @@ def classify_sentences(
     if len(lines) > MAX_CLASSIFIED_SENTENCES:
         raise UserError(f"{len(lines)} sentences were sent; the limit is {MAX_CLASSIFIED_SENTENCES}. Send fewer.")
     with tab.model(trained.model_id, progress) as served:
-        vectors = sentence_embeddings(served.model.bundle, lines).numpy().astype(np.float64)
+        vectors = served.run(sentence_embeddings, lines).numpy().astype(np.float64)
     probabilities = trained.classifier.predict_proba(vectors)
     rows = [
         [line, trained.labels[int(row.argmax())], round(float(row.max()), DIGITS)]

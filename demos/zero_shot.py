@@ -97,13 +97,15 @@ def zero_shot(
     with tab.model(model_id, progress) as served:
         # All labels, and those of concurrent requests to the same model, in shared forward passes (the pipeline
         # alone runs one pass per label); the result equals a call of its own.
-        batched = run_pipeline(
-            tab.runtime.batcher,
-            served.model.pipeline,
-            [text],
-            candidate_labels=labels,
-            multi_label=bool(multi_label),
-            hypothesis_template=template,
+        batched = served.remember(
+            ("zero_shot", text, tuple(labels), bool(multi_label), template),
+            lambda: served.run_batched(
+                run_pipeline,
+                [text],
+                candidate_labels=labels,
+                multi_label=bool(multi_label),
+                hypothesis_template=template,
+            ),
         )
     return ranked_scores(batched.results[0]), served.status(batched.batch_requests)
 

@@ -1,7 +1,9 @@
 """Generation in a background thread: `model.generate` runs in a `Generation` thread so its text can be streamed
 while it is written (`TokenStreamer`, `paced`) and a request that goes away can stop it at the next token
 (`StopRequested`). `continue_prompt` is the whole model work of a /generate request, from a prompt and checked
-`DecodingSettings` to plain text. No gradio here."""
+`DecodingSettings` to plain text: greedy decoding and sampling of one sequence share the model with concurrent
+requests (shared/batched_generation.py), beam search and several sequences run `model.generate` alone. No gradio
+here."""
 
 from __future__ import annotations
 
@@ -17,15 +19,17 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-from shared.decoding import DecodingSettings, check_context
+from shared.batched_generation import Decoding, active_requests, batched_decoder, can_batch
+from shared.decoding import SAMPLING, DecodingSettings, check_context
+from shared.limits import MAX_GENERATION_SECONDS
 
 logger = logging.getLogger(__name__)
 
 # How long to wait for the next piece of text before telling the visitor we are still at it.
 PROGRESS_SECONDS = 1.0
 
-# Sampling draws from torch's process-wide RNG, so a seed only reproduces text if no other generation draws from
-# it meanwhile: generations run one at a time (the event also has concurrency_limit=1, which queues visibly).
+# Sampling in `model.generate` draws from torch's process-wide RNG, so a seed only reproduces text if no other
+# generation draws from it meanwhile: solo generations run one at a time (batched ones have a generator each).
 GENERATION_LOCK = threading.Lock()
 _running: set[threading.Thread] = set()
 _running_lock = threading.Lock()
@@ -84,9 +88,9 @@ class StopRequested(StoppingCriteria):
 
 
 def running_generations() -> int:
-    """How many `model.generate` threads are running right now."""
+    """How many generations are running right now: `model.generate` threads and batched requests."""
     with _running_lock:
-        return len(_running)
+        return len(_running) + active_requests()
 
 
 class Generation:
@@ -154,6 +158,7 @@ class Written:
     text: str
     texts: tuple[str, ...] | None = None
     new_tokens: int = 0
+    batch_requests: int = 1  # the most requests that shared a forward pass with this one, itself included
 
     @property
     def finished(self) -> bool:
@@ -174,6 +179,11 @@ def continue_prompt(
         if settings.streams
         else None
     )
+    if streamer is not None and can_batch(model):
+        yield from continue_batched(
+            model, tokenizer, prompt, inputs["input_ids"][0], settings, seed, streamer, update_seconds
+        )
+        return
     generation = Generation(model, dict(inputs), settings.generate_kwargs(), seed, streamer)
     generation.start()
     text = prompt if streamer is not None else ""
@@ -189,3 +199,43 @@ def continue_prompt(
     sequences = generation.output[:, prompt_tokens:]
     continuations = tokenizer.batch_decode(sequences, skip_special_tokens=True)
     yield Written(text, tuple(prompt + continuation for continuation in continuations), sequences.shape[1])
+
+
+def batched_decoding(settings: DecodingSettings, seed: int | None) -> Decoding:
+    """The settings of one greedy or sampled sequence as the batched decoder takes them (`generate`'s defaults for
+    what the strategy does not read)."""
+    sampling = settings.strategy == SAMPLING
+    return Decoding(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=sampling,
+        temperature=settings.temperature if sampling else 1.0,
+        top_k=settings.top_k if sampling else 50,
+        top_p=settings.top_p if sampling else 1.0,
+        repetition_penalty=settings.repetition_penalty,
+        seed=seed,
+        max_time=MAX_GENERATION_SECONDS,
+    )
+
+
+def continue_batched(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    prompt_ids: torch.Tensor,
+    settings: DecodingSettings,
+    seed: int | None,
+    streamer: TextIteratorStreamer,
+    update_seconds: float,
+) -> Iterator[Written]:
+    """`continue_prompt` for one streamed sequence, in the model's running batch."""
+    request = batched_decoder(model).submit(prompt_ids, batched_decoding(settings, seed), streamer)
+    text = prompt
+    try:
+        for piece in paced(streamer, update_seconds):
+            text += piece or ""
+            yield Written(text, batch_requests=request.most_batched)
+        request.wait()
+    finally:
+        request.stop.set()  # a request that went away leaves the batch at the next token
+    continuation = tokenizer.decode(request.new_tokens, skip_special_tokens=True)
+    yield Written(text, (prompt + continuation,), len(request.new_tokens), request.most_batched)

@@ -41,6 +41,7 @@ class LoadedModel:
     in_use: int = 0
     last_used: float = field(default_factory=time.monotonic)
     int8: bool = False  # linear layers quantised to int8 (--cpu-int8)
+    key: CacheKey | None = None  # the cache's key for it: what answers kept for this model are filed under
 
     @property
     def pipeline(self) -> Pipeline:
@@ -106,6 +107,9 @@ class ModelCache:
         self._key_locks: dict[CacheKey, threading.Lock] = {}
         self._lock = threading.Lock()
         self.load_count = 0
+        # Called with the key of each evicted model (under the cache's lock: keep them quick), e.g. to drop the
+        # answers kept for it.
+        self.eviction_listeners: list[Callable[[CacheKey], None]] = []
 
     @contextmanager
     def use(
@@ -165,7 +169,7 @@ class ModelCache:
         seconds = time.perf_counter() - started
         logger.info("Loaded %s for %s on %s in %.1f s%s", model_id, task, device, seconds, " (int8)" if int8 else "")
         return LoadedModel(
-            task, model_id, source, device, dtype, loaded, stand_in, seconds, memory_bytes(loaded), int8=int8
+            task, model_id, source, device, dtype, loaded, stand_in, seconds, memory_bytes(loaded), int8=int8, key=key
         )
 
     def _evict_over_budget(self) -> None:
@@ -178,6 +182,8 @@ class ModelCache:
                 break
             victim = self._entries.pop(idle[0])
             logger.info("Evicted %s (%s) to stay within the memory budget", victim.model_id, victim.task)
+            for listener in self.eviction_listeners:
+                listener(idle[0])
             evicted = True
         if evicted:
             gc.collect()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.backends import Backend, InProcess
 from shared.batching import ForwardBatcher
 from shared.bundled import bundled_directory
 from shared.device import choose_device
@@ -15,6 +16,7 @@ from shared.errors import ModelUnavailable
 from shared.loading import Loader
 from shared.model_cache import LoadedModel, ModelCache
 from shared.model_choices import ModelChoice, allowed_choices, pick_choice
+from shared.result_cache import ResultCache
 from shared.settings import Settings
 from shared.stand_ins import ensure_stand_in, is_stand_in
 
@@ -30,6 +32,10 @@ class Runtime:
             logger.info("--cpu-int8 is ignored on %s: int8 quantisation is for the CPU only", self.device)
         self.cache = ModelCache(self.device, self.source_for, settings.max_memory_bytes, cpu_int8=cpu_int8)
         self.batcher = ForwardBatcher()  # shares forward passes between concurrent text-classification requests
+        self.answers = ResultCache()  # deterministic requests answered again from memory; a model's go with it
+        self.cache.eviction_listeners.append(self.answers.forget_model)
+        # Where the tabs' model work runs: here, unless the app is started with --backend ray (shared/ray_serve.py).
+        self.backend: Backend = InProcess(self)
 
     def source_for(self, model_id: str, stand_in_family: str | None) -> tuple[str, bool]:
         """What to load for an allowlisted model: a local directory as is, a verified copy of the real weights from

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared.stand_ins import StandInSize
+
+BACKENDS = ("in-process", "ray")
+Backend = Literal["in-process", "ray"]
+
+
+def default_serve_config() -> Path:
+    return Path(__file__).resolve().parent.parent / "serve_config.yaml"
 
 
 def default_cache_dir() -> Path:
@@ -27,6 +35,9 @@ class Settings:
     cpu_int8: bool = False  # dynamic int8 quantisation of the text models' linear layers on the CPU
     mcp: bool = False  # serve the endpoints as MCP tools too (Gradio's MCP server)
     download: bool = False  # fetch each task's default model into the Hugging Face cache, then exit
+    backend: Backend = "in-process"  # where the model work runs: here, or on Ray Serve replicas
+    ray_address: str | None = None  # the Ray cluster to join; None starts a private one on this machine
+    serve_config: Path = field(default_factory=default_serve_config)  # the Serve applications for --backend ray
 
     @property
     def max_memory_bytes(self) -> int | None:

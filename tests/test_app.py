@@ -208,3 +208,18 @@ def test_start_up_waits_for_a_page_slower_than_gradios_three_seconds():
     finally:
         server.shutdown()
     assert not app_module.page_answers("http://127.0.0.1:9/", seconds=1)
+
+
+def test_the_ray_backend_flags_have_environment_equivalents_and_flags_win():
+    environ = {"DEMO_BACKEND": "ray", "DEMO_RAY_ADDRESS": "10.0.0.5:6379", "DEMO_SERVE_CONFIG": "/etc/demo/serve.yaml"}
+    settings = app_module.parse_settings([], environ)
+    assert (settings.backend, settings.ray_address, str(settings.serve_config)) == (
+        "ray",
+        "10.0.0.5:6379",
+        "/etc/demo/serve.yaml",
+    )
+    flagged = app_module.parse_settings(["--backend", "in-process", "--ray-address", "head:6379"], environ)
+    assert (flagged.backend, flagged.ray_address) == ("in-process", "head:6379")
+    assert app_module.parse_settings([], {}).backend == "in-process"
+    with pytest.raises(SystemExit):
+        app_module.parse_settings([], {"DEMO_BACKEND": "spark"})

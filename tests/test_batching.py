@@ -83,7 +83,8 @@ class ForwardGate:
 
 
 def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_results(runtime, client, monkeypatch):
-    models = [choice.model_id for choice in sentiment.DEMO.models]
+    models = [choice.model_id for choice in sentiment.DEMO.models][:2]
+    runtime.answers.clear()  # answers kept by earlier tests would never reach the batch
     requests = [(text, models[i % 2]) for i, text in enumerate(SENTIMENT_TEXTS * 3)]
     requests.append(("\n".join(SENTIMENT_TEXTS), models[0]))
     pipelines = {model_id: pipeline_of(runtime, sentiment, model_id) for model_id in models}
@@ -116,6 +117,7 @@ def test_concurrent_sentiment_requests_share_forward_passes_and_equal_unbatched_
 
 def test_concurrent_zero_shot_requests_mix_models_and_options_and_equal_unbatched_results(runtime, client, monkeypatch):
     models = [choice.model_id for choice in zero_shot.DEMO.models]
+    runtime.answers.clear()  # answers kept by earlier tests would never reach the batch
     pipelines = {model_id: pipeline_of(runtime, zero_shot, model_id) for model_id in models}
     expected = []
     for text, labels, multi_label, template, model in ZERO_SHOT_CASES:
@@ -158,7 +160,8 @@ def test_a_request_that_fails_in_a_batch_gets_its_own_error_and_the_others_their
     def holds_poison(model_inputs) -> bool:
         return any(poison == row[1 : 1 + len(poison)] for row in model_inputs["input_ids"].tolist())
 
-    good = ["I loved this movie.", "Awful service.", "Fine.", "Not bad at all.", "What a day."]
+    # Texts no other test sends: an answer kept in memory would never reach the batch.
+    good = [f"{text} (in a batch that fails)" for text in ("I loved it.", "Awful.", "Fine.", "Not bad.", "Wow.")]
     expected = {text: {item["label"]: item["score"] for item in pipeline(text, top_k=None)} for text in good}
     gate = ForwardGate(monkeypatch, [pipeline], fail_when=holds_poison)
 

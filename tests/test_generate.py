@@ -288,14 +288,15 @@ def test_greedy_streams_each_token_as_soon_as_it_is_generated(client, gpt2, monk
     """The first update shows the first token (one forward pass of the prompt), and with no pacing every later token
     arrives in an update of its own, not held back until its word is complete."""
     monkeypatch.setattr(generate, "UPDATE_SECONDS", 0.0)  # the tiny stand-in writes tokens microseconds apart
-    inputs = gpt2.tokenizer(PROMPT, return_tensors="pt")
+    prompt = f"{PROMPT} streamed"  # a prompt no other test sends: a remembered answer arrives whole
+    inputs = gpt2.tokenizer(prompt, return_tensors="pt")
     tokens = gpt2.bundle.model.generate(**inputs, max_new_tokens=12, do_sample=False)[0, inputs["input_ids"].shape[1] :]
     expected = []
     for count in range(1, len(tokens) + 1):
-        text = PROMPT + gpt2.tokenizer.decode(tokens[:count], skip_special_tokens=True)
+        text = prompt + gpt2.tokenizer.decode(tokens[:count], skip_special_tokens=True)
         if not text.endswith("\ufffd") and (not expected or text != expected[-1]):
             expected.append(text)
-    job = client.submit(*settings(strategy="greedy", max_new_tokens=12), api_name="/generate")
+    job = client.submit(*settings(prompt=prompt, strategy="greedy", max_new_tokens=12), api_name="/generate")
     streamed = []
     for text, _ in job:
         if text and (not streamed or text != streamed[-1]):
@@ -349,3 +350,39 @@ def test_paced_yields_none_while_nothing_is_written(monkeypatch):
     threading.Timer(0.3, streamer.pieces.put, args=(None,)).start()
     pieces = list(generation.paced(streamer, interval=0.1))
     assert pieces and set(pieces) == {None}
+
+
+# --- shared work between requests ---------------------------------------------------------------------------------
+
+
+def test_concurrent_greedy_requests_share_forward_passes_and_each_writes_its_solo_text(
+    client, gpt2, slow_gpt2_without_end
+):
+    prompts = [f"{PROMPT} shared number {index}" for index in range(4)]
+    expected = []
+    for prompt in prompts:
+        inputs = gpt2.tokenizer(prompt, return_tensors="pt")
+        tokens = gpt2.bundle.model.generate(**inputs, max_new_tokens=8, do_sample=False)[0]
+        expected.append(
+            prompt + gpt2.tokenizer.decode(tokens[inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
+    jobs = [
+        client.submit(*settings(prompt=prompt, strategy="greedy", max_new_tokens=8), api_name="/generate")
+        for prompt in prompts
+    ]
+    answers = [job.result(timeout=120) for job in jobs]
+    assert [text for text, _ in answers] == expected
+    assert any("batched with" in status for _, status in answers)
+
+
+def test_a_repeated_greedy_request_is_answered_from_memory_and_a_random_seed_never(client):
+    greedy = settings(prompt=f"{PROMPT} remembered", strategy="greedy", max_new_tokens=6)
+    first_text, first_status = client.predict(*greedy, api_name="/generate")
+    again_text, again_status = client.predict(*greedy, api_name="/generate")
+    assert "cached" not in first_status and "cached" in again_status and again_text == first_text
+    seeded = settings(prompt=f"{PROMPT} remembered", max_new_tokens=6, seed=11)
+    assert "cached" not in client.predict(*seeded, api_name="/generate")[1]
+    assert "cached" in client.predict(*seeded, api_name="/generate")[1]
+    random_seed = settings(prompt=f"{PROMPT} remembered", max_new_tokens=6, seed=-1)
+    statuses = [client.predict(*random_seed, api_name="/generate")[1] for _ in range(2)]
+    assert not any("cached" in status for status in statuses)
