@@ -3,9 +3,10 @@ and the shared readings of an answer. Fixtures live in conftest.py; tests import
 
 from __future__ import annotations
 
+import json
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,17 @@ def confidences(label: dict) -> dict[str, float]:
 def untimed(status: str) -> str:
     """A status line without its timing, the one part two calls of an endpoint do not share."""
     return re.sub(r" in \d+\.\d\d s", " in … s", status)
+
+
+def final_event(lines: Iterable[str]) -> tuple[str | None, object]:
+    """The last event of a Gradio REST job's server-sent stream (`complete` or `error`, or the last one seen) and
+    its data, read from the stream's lines."""
+    event, payload = None, None
+    for line in lines:
+        if line.startswith("event:"):
+            event = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            payload = json.loads(line.removeprefix("data:").strip() or "null")
+            if event in {"complete", "error"}:
+                break
+    return event, payload

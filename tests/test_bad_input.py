@@ -38,6 +38,7 @@ from shared.limits import (
     MAX_TRAINING_LABELS,
     MAX_TRAINING_TEXT_CHARS,
 )
+from tests.helpers import final_event
 
 OK = None  # expected outcome: a valid answer, not an error
 UPLOAD_REFUSED = 415  # expected outcome: the server refuses the file at upload, before any tab sees it
@@ -473,16 +474,8 @@ def raw_call(app_url: str, api_name: str, body: dict, version: str = "v2/") -> t
             f"/call/{version}{api_name}", content=json.dumps(body), headers={"Content-Type": "application/json"}
         )
         assert posted.status_code == 200, posted.text
-        event, payload = None, None
         with http.stream("GET", f"/call/{api_name}/{posted.json()['event_id']}") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    event = line.removeprefix("event:").strip()
-                elif line.startswith("data:"):
-                    payload = json.loads(line.removeprefix("data:").strip() or "null")
-                    if event in {"complete", "error"}:
-                        break
-    return event, payload
+            return final_event(stream.iter_lines())
 
 
 # (endpoint, case id, fields sent by name over the REST API, the message the error must match)

@@ -5,7 +5,6 @@ allowed to the sites the operator names. Loopback only, bounded in count and tim
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -15,7 +14,7 @@ import pytest
 from gradio_defences import UNREAD_MESSAGE
 from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.runtime import Runtime
-from tests.helpers import served, stand_in_settings
+from tests.helpers import final_event, served, stand_in_settings
 
 COURSE = "https://course.example.org"
 SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
@@ -41,18 +40,10 @@ def post(base: str, api_name: str, address: str, **kwargs) -> httpx.Response:
 
 def read(base: str, api_name: str, event_id: str, address: str, timeout: float = 60) -> tuple[str | None, object]:
     """The final event of a job's stream ("complete" or "error") and its data."""
-    event, payload = None, None
     with httpx.stream(
         "GET", f"{base}/call/{api_name}/{event_id}", headers=posing_as(address), timeout=timeout
     ) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                event = line.removeprefix("event:").strip()
-            elif line.startswith("data:"):
-                payload = json.loads(line.removeprefix("data:").strip() or "null")
-                if event in {"complete", "error"}:
-                    break
-    return event, payload
+        return final_event(stream.iter_lines())
 
 
 def answered(base: str, api_name: str, address: str, **kwargs) -> bool:

@@ -4,7 +4,6 @@ read, even when it points at a readable photo."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from PIL import Image
 
 from demos import segment
 from shared.limits import MAX_UPLOAD_MB
+from tests.helpers import final_event
 
 
 @pytest.fixture
@@ -36,16 +36,8 @@ def raw_call(app_url: str, api_name: str, data: list) -> tuple[str, object]:
     """Post `data` as is to Gradio's REST route (no client-side upload) and return the final SSE event and data."""
     with httpx.Client(base_url=f"{app_url}gradio_api", timeout=60) as http:
         event_id = http.post(f"/call/{api_name}", json={"data": data}).json()["event_id"]
-        event, payload = None, None
         with http.stream("GET", f"/call/{api_name}/{event_id}") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    event = line.removeprefix("event:").strip()
-                elif line.startswith("data:"):
-                    payload = json.loads(line.removeprefix("data:").strip() or "null")
-                    if event in {"complete", "error"}:
-                        break
-    return event, payload
+            return final_event(stream.iter_lines())
 
 
 @pytest.mark.parametrize("url", ["http://example.invalid/x.png", "https://huggingface.co/x.png"])
