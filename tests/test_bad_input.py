@@ -325,10 +325,10 @@ IMAGE_CASES = [
 
 
 # Uploads for /evaluate and /train_classifier: (case id, file name, contents, expected); the `tables` fixture writes
-# them. Gradio itself refuses a name that is not .csv or .tsv, before the tab sees it.
+# them. A file that is neither an image nor a table is refused at upload (415), before any tab sees it.
 TRAINING_ROWS = "text,label\nThe striker scored.,sport\nShe won.,sport\nFry the onions.,food\nBake bread.,food\n"
 TABLE_CASES = [
-    ("not-csv", "data.json", b'{"text": "a", "label": "b"}', "Invalid file type.*csv"),
+    ("not-csv", "data.json", b'{"text": "a", "label": "b"}', UPLOAD_REFUSED),
     ("photo-named-csv", "photo.csv", Path(PHOTO).read_bytes(), "not UTF-8|binary"),
     ("not-utf8", "data.csv", "text,label\ncafé crème,pos\n".encode("latin-1"), "not UTF-8"),
     ("empty", "data.csv", b"", "is empty"),
