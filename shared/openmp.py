@@ -30,27 +30,34 @@ OMP_PAUSE_SOFT = 1
 
 
 @functools.cache
-def libgomp() -> ctypes.CDLL | None:
-    """The libgomp this process has loaded (torch's own copy in the pip wheels), or None."""
+def libgomps() -> tuple[ctypes.CDLL, ...]:
+    """Every libgomp this process has loaded: torch's own copy in the pip wheels, and any other (scikit-learn's
+    wheels bring one of their own, and which one a thread's pool belongs to depends on who started it)."""
     if not sys.platform.startswith("linux"):
-        return None
+        return ()
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
-        return None
+        return ()
     paths = {line.split()[-1] for line in maps.splitlines() if "libgomp" in line and line.split()[-1].startswith("/")}
+    libraries = []
     for path in sorted(paths):
         try:
             library = ctypes.CDLL(path)
             library.omp_pause_resource_all.argtypes = [ctypes.c_int]
-            return library
+            libraries.append(library)
         except (OSError, AttributeError):
             logger.debug("No usable omp_pause_resource_all in %s", path)
-    return None
+    return tuple(libraries)
+
+
+def libgomp() -> ctypes.CDLL | None:
+    """The first libgomp loaded, or None when there is none (the tests skip without one)."""
+    return next(iter(libgomps()), None)
 
 
 def release_thread_pool() -> None:
-    """Free the OpenMP worker threads that the calling thread's parallel regions started (if any)."""
-    library = libgomp()
-    if library is not None:
+    """Free the OpenMP worker threads that the calling thread's parallel regions started (if any), in every libgomp
+    of the process."""
+    for library in libgomps():
         library.omp_pause_resource_all(OMP_PAUSE_SOFT)
