@@ -33,7 +33,9 @@ def fault_app(cache_dir, tmp_path_factory):
     """The app with sentiment served from a local directory the tests can damage and repair."""
     local = tmp_path_factory.mktemp("operator-model") / "sentiment"
     shutil.copytree(ensure_stand_in("distilbert-sentiment", "tiny", cache_dir / "stand-ins"), local)
-    with served(Runtime(stand_in_settings(cache_dir, model_overrides={"sentiment": str(local)}))) as (url, _):
+    with served(
+        Runtime(stand_in_settings(cache_dir, model_overrides={"sentiment": str(local)}, max_queued_per_client=256))
+    ) as (url, _):
         yield Client(url, verbose=False, max_workers=2 * MAX_QUEUED_REQUESTS), local
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -201,8 +202,9 @@ def test_endpoint_says_when_nothing_passes_the_threshold(client):
 def test_endpoint_refuses_a_file_that_is_not_an_image(client, tmp_path):
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("this is text, not a picture")
-    with pytest.raises(AppError, match="not an image this app can read"):
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # refused at upload, by its first bytes
         client.predict(handle_file(str(not_an_image)), 0.85, 0.8, MODEL_ID, api_name="/segment")
+    assert refused.value.response.status_code == 415
     # The server is still serving.
     _, table, *_ = client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), 0.85, 0.8, MODEL_ID, api_name="/segment")
     assert table["data"]

@@ -37,7 +37,7 @@ def wait_until_served(url: str, process: subprocess.Popen, timeout: float = 240)
 def app_folders(temp: Path) -> list[str]:
     """The app's folders in `temp`, by kind; Gradio's shared "gradio" folder must not be among them either (torch
     may leave its compiler cache, which is not the app's)."""
-    kinds = ["transformers-demo-suite", "segment-downloads", "gradio"]
+    kinds = ["transformers-demo-suite", "demo-downloads", "gradio"]
     return [kind for path in temp.iterdir() for kind in kinds if path.name.startswith(kind)]
 
 
@@ -59,7 +59,7 @@ def test_a_signal_removes_the_apps_temp_folders(tmp_path, cache_dir, stop):
         wait_until_served(f"http://127.0.0.1:{port}/", process)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), api_name="/segment")
-        assert sorted(app_folders(temp)) == ["segment-downloads", "transformers-demo-suite"]
+        assert sorted(app_folders(temp)) == ["demo-downloads", "transformers-demo-suite"]
         (private,) = temp.glob("transformers-demo-suite-*")
         assert (private.stat().st_mode & 0o777) == 0o700 and any(private.rglob("*.*"))
         process.send_signal(stop)

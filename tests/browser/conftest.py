@@ -41,7 +41,7 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed when tests/browser ends: Playwright's sync API keeps an event loop running
 def browser():
     try:
         from playwright import sync_api
