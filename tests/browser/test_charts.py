@@ -24,6 +24,11 @@ def same_labels(drawn: list[str], full: list[str]) -> bool:
     return len(drawn) == len(full) and all(same_label(a, b) for a, b in zip(drawn, full, strict=True))
 
 
+def drawn_order(chart, expected: list[str]) -> list[str]:
+    """The x axis's labels once the chart has redrawn in the answer's order (a moment after its data arrives)."""
+    return settled(lambda: x_axis_values(chart), lambda drawn: same_labels(drawn, expected), timeout=15)
+
+
 # --- Fill the blank: bars against the table of numbers -------------------------------------------------------------
 
 
@@ -57,7 +62,7 @@ def check_fill_mask_chart(panel, legend: list[str]) -> None:
         best[token_id] = max(best.get(token_id, 0.0), float(row["probability"]))
     drawn_ids = list(dict.fromkeys(bar["token id"].replace(",", "") for bar in bars))
     assert [best[token_id] for token_id in drawn_ids] == sorted(best.values(), reverse=True)
-    assert same_labels(x_axis_values(chart), [bar["filler"] for bar in bars])
+    assert same_labels(drawn_order(chart, [bar["filler"] for bar in bars]), [bar["filler"] for bar in bars])
 
 
 def test_the_fill_mask_chart_draws_the_latest_answer(page):
@@ -104,7 +109,7 @@ def check_attention_bars(panel, sentences: list[str], first_word: str) -> None:
     chart = panel.locator(".vega-embed").first
     bars = settled(lambda: drawn_bars(chart), lambda bars: attended_tokens(bars) == expected)
     assert attended_tokens(bars) == expected, f"heatmap rows {rows}"
-    assert same_labels(x_axis_values(chart), expected)  # in sentence order
+    assert same_labels(drawn_order(chart, expected), expected)  # in sentence order
     legend = [f"{tag}: {sentence}" for tag, sentence in zip("AB", sentences, strict=False)]
     assert same_labels(legend_labels(chart), legend)
 
@@ -144,7 +149,7 @@ def test_the_next_token_chart_follows_top_k(page):
         bars = settled(lambda: drawn_bars(chart), lambda bars: kept_after_settings(bars) == int(top_k))  # noqa: B023
         assert kept_after_settings(bars) == int(top_k), f"top_k {top_k}, but the chart keeps another number of bars"
         assert len(bars) == 20  # raw and after settings for the 10 tokens shown
-        assert same_labels(x_axis_values(chart), [bar["next token"] for bar in bars])
+        assert same_labels(drawn_order(chart, [bar["next token"] for bar in bars]), [bar["next token"] for bar in bars])
 
 
 def open_next_token_odds(page):
@@ -173,4 +178,6 @@ def test_the_semantic_search_chart_draws_the_latest_ranking(page):
             assert any(same_label(sentence, full) for full in sentences), f"{sentence} is not one of {sentences}"
         scores = [float(bar["cosine similarity"]) for bar in by_rank]
         assert scores == sorted(scores, reverse=True)
-        assert same_labels(x_axis_values(chart), [bar["sentence"] for bar in by_rank])  # best first
+        assert same_labels(
+            drawn_order(chart, [bar["sentence"] for bar in by_rank]), [bar["sentence"] for bar in by_rank]
+        )  # best first
