@@ -31,11 +31,9 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer
 from transformers.generation.logits_process import (
     LogitsProcessorList,
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
 )
+
+from shared.decoding import generate_processors
 
 logger = logging.getLogger(__name__)
 
@@ -55,19 +53,10 @@ class Decoding:
 
 
 def logits_processors(decoding: Decoding) -> LogitsProcessorList:
-    """The processors `generate` applies for these settings, in its order: the repetition penalty (greedy too),
-    then, when sampling, temperature, top-k and top-p; each left out at the value that turns it off."""
-    processors = LogitsProcessorList()
-    if decoding.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(decoding.repetition_penalty))
-    if decoding.do_sample:
-        if decoding.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(decoding.temperature))
-        if decoding.top_k != 0:
-            processors.append(TopKLogitsWarper(top_k=decoding.top_k, min_tokens_to_keep=1))
-        if decoding.top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=decoding.top_p, min_tokens_to_keep=1))
-    return processors
+    """The processors `generate` applies for these settings (shared/decoding.py builds them for both paths)."""
+    return generate_processors(
+        decoding.repetition_penalty, decoding.do_sample, decoding.temperature, decoding.top_k, decoding.top_p
+    )
 
 
 def end_token_ids(model: PreTrainedModel) -> set[int]:

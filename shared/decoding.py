@@ -135,20 +135,29 @@ class DecodingSettings:
         sampling), in its order (`GenerationMixin._get_logits_processor`): the repetition penalty, then, when
         sampling, temperature, top-k and top-p. Each is left out at the value that turns it off (1, 1, 0 and 1), as
         `generate` leaves it out. The repetition penalty needs the prompt's `input_ids`."""
-        processors = LogitsProcessorList()
-        if self.repetition_penalty != 1.0:
-            if input_ids is None:
-                raise ValueError("The repetition penalty needs the prompt's input_ids.")
-            processors.append(RepetitionPenaltyLogitsProcessor(self.repetition_penalty))
-        if self.strategy != SAMPLING:
-            return processors
-        if self.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(self.temperature))
-        if self.top_k != 0:
-            processors.append(TopKLogitsWarper(top_k=self.top_k, min_tokens_to_keep=1))
-        if self.top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=self.top_p, min_tokens_to_keep=1))
-        return processors
+        if self.repetition_penalty != 1.0 and input_ids is None:
+            raise ValueError("The repetition penalty needs the prompt's input_ids.")
+        return generate_processors(
+            self.repetition_penalty, self.strategy == SAMPLING, self.temperature, self.top_k, self.top_p
+        )
+
+
+def generate_processors(
+    repetition_penalty: float, do_sample: bool, temperature: float, top_k: int, top_p: float
+) -> LogitsProcessorList:
+    """The logits processors `generate` applies, in its order: the repetition penalty (greedy too), then, when
+    sampling, temperature, top-k and top-p; each left out at the value that turns it off (1, 1, 0 and 1)."""
+    processors = LogitsProcessorList()
+    if repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(repetition_penalty))
+    if do_sample:
+        if temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(temperature))
+        if top_k != 0:
+            processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
+        if top_p < 1.0:
+            processors.append(TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1))
+    return processors
 
 
 def check_prompt(prompt: str | None) -> str:
