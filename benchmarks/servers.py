@@ -36,9 +36,17 @@ class Server:
         self.cold_start_seconds: float | None = None
 
     def start(self, timeout: float = 300.0) -> Server:
-        started = time.perf_counter()
+        return self.spawn().wait_until_served(timeout)
+
+    def spawn(self) -> Server:
+        """Start the process without waiting for it (several servers can then start side by side)."""
+        self._spawned = time.perf_counter()
         env = {**os.environ, **SUBPROCESS_ENV}
         self.process = subprocess.Popen(self._args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_until_served(self, timeout: float = 300.0) -> Server:
+        started = self._spawned
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
@@ -90,8 +98,12 @@ def app_server(stand_ins: str, cache_dir: Path, extra: list[str] = (), name: str
     return Server(name, ["app.py", "--device", "cpu", "--stand-ins", stand_ins, "--cache-dir", str(cache_dir), *extra])
 
 
-def peer_server(sources: dict[str, Path], max_new_tokens: int, concurrency: dict[str, int]) -> Server:
+def peer_server(
+    sources: dict[str, Path], max_new_tokens: int, concurrency: dict[str, int], default_concurrency: int | None = None
+) -> Server:
     args = ["-m", "benchmarks.peer", "--max-new-tokens", str(max_new_tokens)]
+    if default_concurrency is not None:
+        args += ["--default-concurrency-limit", str(default_concurrency)]
     for task, source in sources.items():
         args += ["--source", f"{task}={source}"]
     for task, limit in concurrency.items():
