@@ -1,9 +1,11 @@
-"""`python -m benchmarks [--quick] [--stand-ins full|tiny] [--output PATH]`: see benchmarks/__init__.py.
+"""`python -m benchmarks [--quick] [--client-kinds] [--stand-ins full|tiny] [--output PATH]`: see
+benchmarks/__init__.py.
 
 Sections, in the order they run: cold start (page served, first request per tab), resident memory with all five
 default models loaded, app over bare model call per endpoint, ours vs. `gr.Interface.from_pipeline` (latency and
-throughput at 1, 4 and 16 clients), streamed generation (time to first token, tokens/s), `--cpu-int8`, and the
-segmentation figures from `benchmarks/segmentation.py`.
+throughput at 1, 4 and 16 clients; for sentiment also with REST `/call` and gradio_client clients at 1 and 16),
+streamed generation (time to first token, tokens/s), `--cpu-int8`, and the segmentation figures from
+`benchmarks/segmentation.py`. `--client-kinds` runs only the client-kind rows.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from gradio_client import Client  # noqa: E402
 
 from benchmarks import segmentation  # noqa: E402
 from benchmarks.servers import Server, app_server, peer_server  # noqa: E402
-from benchmarks.timing import QueueClient, client_pool, interleaved, ms, seconds_of, streamed, throughput  # noqa: E402
+from benchmarks.timing import (  # noqa: E402
+    GradioClient,
+    QueueClient,
+    RestClient,
+    client_pool,
+    interleaved,
+    ms,
+    seconds_of,
+    streamed,
+    throughput,
+)
 from benchmarks.workloads import (  # noqa: E402
     CEILING_REQUESTS,
     TASKS,
@@ -43,7 +55,10 @@ from shared.limits import DEFAULT_CONCURRENCY_LIMIT  # noqa: E402
 from shared.settings import default_cache_dir  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+CLIENT_KINDS_OUTPUT = DEFAULT_OUTPUT.with_name("client_kinds.json")
 PEER_TASKS = ("sentiment", "zero_shot", "generate")
+# The endpoints measured with every client kind (browser protocol, REST /call, gradio_client), not the browser only.
+CLIENT_KIND_TASKS = ("sentiment",)
 # Our app: the production queue (shared/limits.py); /generate lets 16 requests share its running batch, /segment has
 # concurrency_limit=1 (mask memory). The peer gets the same default, and 1 for generation.
 APP_DEFAULT_CONCURRENCY = DEFAULT_CONCURRENCY_LIMIT
@@ -63,15 +78,38 @@ class Plan:
     answers_per_client: int = 3  # throughput: at least this many answers per client are counted
     max_new_tokens: int = 16
     budget_s: float | None = 60.0  # per row: fewer requests (at least 3) when a loaded machine makes them slow
+    # REST and gradio_client throughput: at 1 and 16 clients only (16 gradio_clients take the load generator, which
+    # shares the two cores with the servers, several times the CPU of 16 browser-protocol clients).
+    client_kind_levels: tuple[int, ...] = (1, 16)
 
 
-QUICK = Plan(repeats=2, slow_repeats=1, throughput_seconds=0.5, max_new_tokens=4, budget_s=None, answers_per_client=1)
+QUICK = Plan(
+    repeats=2,
+    slow_repeats=1,
+    throughput_seconds=0.5,
+    max_new_tokens=4,
+    budget_s=None,
+    answers_per_client=1,
+    client_kind_levels=(1, 4),
+)
 DEFAULT = Plan(repeats=20, slow_repeats=20, throughput_seconds=6.0, budget_s=60.0)
 
 
 def predict(client: Client, request: tuple[tuple, dict]) -> object:
     args, kwargs = request
     return client.predict(*args, **kwargs)
+
+
+def fresh(task: str, max_new_tokens: int):
+    """A function that makes a new numbered request to our app each time it is called: a repeated request would be
+    answered from memory (shared/result_cache.py), which is not what these rows measure."""
+    return lambda: app_request(task, max_new_tokens)
+
+
+def ask(client, make_request, **extra) -> dict:
+    """Send `make_request()`'s request with any client kind (QueueClient, RestClient, GradioClient)."""
+    args, kwargs = make_request()
+    return client.request(*args, **kwargs, **extra)
 
 
 def new_tokens(status: str) -> int | None:
@@ -94,12 +132,11 @@ def overhead(client: Client, queue: QueueClient, bare: dict, plan: Plan) -> dict
     rows = {}
     for task in TASKS:
         repeats = plan.slow_repeats if task in ("generate", "segment") else plan.repeats
-        args, kwargs = app_request(task, plan.max_new_tokens)
-        shown = SHOWN_FILES.get(task, ())
+        make, shown = fresh(task, plan.max_new_tokens), SHOWN_FILES.get(task, ())
         calls = {
             "bare": bare[task].run,
-            "gradio_client": lambda a=args, k=kwargs: client.predict(*a, **k),
-            "browser": lambda a=args, k=kwargs, s=shown: queue.request(*a, shown=s, **k),
+            "gradio_client": lambda make=make: predict(client, make()),
+            "browser": lambda make=make, s=shown: ask(queue, make, shown=s),
         }
         progress(f"  {task}...")
         times = interleaved(calls, repeats, budget_s=plan.budget_s)
@@ -136,37 +173,18 @@ def round_trip(client: Client, queue: QueueClient, plan: Plan) -> dict:
     }
 
 
-def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url: str, bare: dict, plan: Plan) -> dict:
-    """Latency at one client, interleaved, then throughput with 1, 4 and 16 clients (all browser protocol), and
-    for the classifiers the ceiling: the model alone, in-process, on CEILING_REQUESTS requests in one batch."""
+def peer_comparison(
+    ours: QueueClient, peer: QueueClient, app_url: str, peer_url: str, bare: dict, plan: Plan, tasks=PEER_TASKS
+) -> dict:
+    """Latency at one client, interleaved, then throughput with 1, 4 and 16 clients (browser protocol), and for the
+    classifiers the ceiling: the model alone, in-process, on CEILING_REQUESTS requests in one batch. For
+    CLIENT_KIND_TASKS the same latency and throughput rows with REST /call and gradio_client clients too."""
     ours_pool, peer_pool = client_pool(app_url, max(plan.levels)), client_pool(peer_url, max(plan.levels))
     rows = {}
-    for task in PEER_TASKS:
+    for task in tasks:
         repeats = plan.slow_repeats if task == "generate" else plan.repeats
-        mine, theirs = app_request(task, plan.max_new_tokens), peer_request(task)
-        times = interleaved(
-            {
-                "ours": lambda mine=mine: ours.request(*mine[0], **mine[1]),
-                "peer": lambda theirs=theirs: peer.request(*theirs[0], **theirs[1]),
-            },
-            repeats,
-            budget_s=plan.budget_s,
-        )
-        row = {"ours_ms": ms(times["ours"]), "peer_ms": ms(times["peer"]), "requests": len(times["ours"])}
-        row["throughput"] = {}
-        row["ours_over_peer"] = round(row["ours_ms"] / row["peer_ms"], 3)
-        for clients in plan.levels:
-            ours_level = throughput(ours_pool, mine, clients, plan.throughput_seconds, plan.answers_per_client)
-            peer_level = throughput(peer_pool, theirs, clients, plan.throughput_seconds, plan.answers_per_client)
-            row["throughput"][str(clients)] = {
-                "ours_rps": ours_level["requests_per_s"],
-                "peer_rps": peer_level["requests_per_s"],
-                "ours_over_peer": round(ours_level["requests_per_s"] / max(peer_level["requests_per_s"], 1e-9), 3),
-                "ours_errors": ours_level["errors"],
-                "peer_errors": peer_level["errors"],
-                "ours_counted": ours_level["completed"],
-                "peer_counted": peer_level["completed"],
-            }
+        mine, theirs = fresh(task, plan.max_new_tokens), lambda task=task: peer_request(task)
+        row = side_by_side(ours_pool, peer_pool, mine, theirs, repeats, plan.levels, plan)
         if f"{task}_ceiling" in bare:
             batch = ms(interleaved({"batch": bare[f"{task}_ceiling"].run}, max(plan.repeats // 4, 1))["batch"])
             ceiling = round(CEILING_REQUESTS / (batch / 1000), 3)
@@ -174,27 +192,73 @@ def peer_comparison(ours: QueueClient, peer: QueueClient, app_url: str, peer_url
             row["model_alone_rps"] = ceiling
             row["ceiling_over_peer"] = round(ceiling / max(top["peer_rps"], 1e-9), 3)
             row["ours_over_ceiling"] = round(top["ours_rps"] / ceiling, 3)
+        if task in CLIENT_KIND_TASKS:
+            row["client_kinds"] = {"browser": {"measured": "the row above"}}
+            for kind, pools in other_client_kinds(ours_pool, peer_pool, max(plan.client_kind_levels)):
+                progress(f"  {task} with {kind} clients...")
+                row["client_kinds"][kind] = side_by_side(*pools, mine, theirs, repeats, plan.client_kind_levels, plan)
+                for connection in pools[0] + pools[1]:
+                    connection.close()
         rows[task] = row
     for connection in ours_pool + peer_pool:
         connection.close()
     return rows
 
 
+def other_client_kinds(ours_pool: list[QueueClient], peer_pool: list[QueueClient], size: int):
+    """(kind, (our clients, the peer's clients)) for REST /call and gradio_client, `size` of each, made when asked
+    for (32 gradio_client instances take a while to fetch their configs)."""
+    yield "rest", ([RestClient(ours_pool[0]) for _ in range(size)], [RestClient(peer_pool[0]) for _ in range(size)])
+    yield (
+        "gradio_client",
+        (
+            [GradioClient(ours_pool[0].url.removesuffix("gradio_api/")) for _ in range(size)],
+            [GradioClient(peer_pool[0].url.removesuffix("gradio_api/")) for _ in range(size)],
+        ),
+    )
+
+
+def side_by_side(ours_pool: list, peer_pool: list, mine, theirs, repeats: int, levels, plan: Plan) -> dict:
+    """Ours and the peer with one kind of client: median latency at one client (interleaved), then requests/s at
+    each number of clients. `mine` and `theirs` make a request each time they are called."""
+    times = interleaved(
+        {"ours": lambda: ask(ours_pool[0], mine), "peer": lambda: ask(peer_pool[0], theirs)},
+        repeats,
+        budget_s=plan.budget_s,
+    )
+    row = {"ours_ms": ms(times["ours"]), "peer_ms": ms(times["peer"]), "requests": len(times["ours"])}
+    row["ours_over_peer"] = round(row["ours_ms"] / row["peer_ms"], 3)
+    row["throughput"] = {}
+    for clients in levels:
+        ours_level = throughput(ours_pool, mine, clients, plan.throughput_seconds, plan.answers_per_client)
+        peer_level = throughput(peer_pool, theirs, clients, plan.throughput_seconds, plan.answers_per_client)
+        row["throughput"][str(clients)] = {
+            "ours_rps": ours_level["requests_per_s"],
+            "peer_rps": peer_level["requests_per_s"],
+            "ours_over_peer": round(ours_level["requests_per_s"] / max(peer_level["requests_per_s"], 1e-9), 3),
+            "ours_errors": ours_level["errors"],
+            "peer_errors": peer_level["errors"],
+            "ours_counted": ours_level["completed"],
+            "peer_counted": peer_level["completed"],
+        }
+    return row
+
+
 def generation(ours: QueueClient, ours_client: Client, peer: QueueClient, bare: dict, plan: Plan) -> dict:
     """Time to first streamed token and tokens/s: ours (streams), the peer (answers whole), bare model.generate,
     taking turns. Ours is timed as a browser sees it, and also with gradio_client's `submit()` iterator."""
     tokens = plan.max_new_tokens
-    (args, kwargs), (peer_args, peer_kwargs) = app_request("generate", tokens), peer_request("generate")
+    peer_args, peer_kwargs = peer_request("generate")
     runs: dict[str, list] = {"ours": [], "ours_gradio_client": [], "peer": [], "bare": [], "bare_first": []}
     written = {"ours": set(), "bare": set()}
-    started = time.perf_counter()
+    began = time.perf_counter()
     for round_number in range(plan.slow_repeats):
-        if plan.budget_s and time.perf_counter() - started > plan.budget_s and round_number >= 3:
+        if plan.budget_s and time.perf_counter() - began > plan.budget_s and round_number >= 3:
             break
-        answer = ours.request(*args, **kwargs)
+        answer = ask(ours, fresh("generate", tokens))
         runs["ours"].append(answer)
         written["ours"].add(new_tokens(answer["data"][1]))
-        runs["ours_gradio_client"].append(streamed(ours_client, args, kwargs))
+        runs["ours_gradio_client"].append(streamed(ours_client, *app_request("generate", tokens)))
         runs["peer"].append(peer.request(*peer_args, **peer_kwargs)["total_s"])
         started = time.perf_counter()
         output = bare["generate"].run()
@@ -282,6 +346,42 @@ def progress(message: str) -> None:
     print(message, flush=True)
 
 
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {psutil.cpu_count()} CPU cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}"
+    )
+
+
+def run_client_kinds(stand_ins: str, cache_dir: Path, plan: Plan, log=progress) -> dict:
+    """Only the vs. peer rows of CLIENT_KIND_TASKS, with every client kind: the app and a peer serving those tasks
+    (a few minutes, where the whole run takes fifteen)."""
+    started = time.perf_counter()
+    directories = stand_in_dirs(stand_ins, cache_dir, CLIENT_KIND_TASKS)
+    results: dict = {
+        "meta": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "stand_ins": stand_ins,
+            "quick": plan is QUICK,
+            "machine": machine(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "concurrency": f"{app_concurrency()}; peer: queue(default_concurrency_limit={APP_DEFAULT_CONCURRENCY})",
+            "only": "client kinds",
+        }
+    }
+    with (
+        app_server(stand_ins, cache_dir) as app,
+        peer_server(directories, plan.max_new_tokens, PEER_CONCURRENCY) as peer,
+    ):
+        ours, theirs = QueueClient(app.url), QueueClient(peer.url)
+        log("ours vs. the peer with every client kind...")
+        section(results, "vs_peer", app, peer_comparison, ours, theirs, app.url, peer.url, {}, plan, CLIENT_KIND_TASKS)
+        ours.close(), theirs.close()
+    results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["meta"]["run_seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
 def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, output: Path | None = None) -> dict:
     """Every section in turn; after each, what is measured so far is written to `output` (a run cut short still
     leaves its figures)."""
@@ -299,9 +399,7 @@ def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, 
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "stand_ins": stand_ins,
             "quick": quick,
-            "machine": f"{platform.machine()}, {psutil.cpu_count()} CPU cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), transformers {transformers.__version__}",
+            "machine": machine(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "concurrency": f"{app_concurrency()}; peer: queue(default_concurrency_limit={APP_DEFAULT_CONCURRENCY}), "
             "generation 1",
@@ -342,11 +440,12 @@ def run(stand_ins: str, cache_dir: Path, plan: Plan, quick: bool, log=progress, 
 def table(results: dict) -> str:
     """The results as text: one line or Markdown table per section; a failed section says so."""
     meta = results["meta"]
+    sections = SECTIONS if "only" not in meta else [("vs_peer", peer_text), ("vs_peer", client_kinds_text)]
     lines = [
         f"Benchmark ({meta['stand_ins']} stand-ins{', quick' if meta['quick'] else ''}) on {meta['machine']}; "
         f"{meta['concurrency']}"
     ]
-    for name, render in SECTIONS:
+    for name, render in sections:
         try:
             lines.append("\n" + render(results))
         except (KeyError, TypeError) as error:
@@ -410,6 +509,31 @@ def peer_text(results: dict) -> str:
     return "\n".join(lines)
 
 
+def client_kinds_text(results: dict) -> str:
+    """Per endpoint of CLIENT_KIND_TASKS: latency at one client and throughput, ours and the peer's, with each kind
+    of client (the browser protocol's figures are the vs. peer table's)."""
+    lines = [
+        "By client kind: browser protocol (queue/join + event stream, one kept session per client), REST "
+        "(POST /gradio_api/call/<api> + GET of its stream: a new session per call), gradio_client (Client.predict, "
+        "one Client per simulated client)",
+        "| endpoint | client kind | ours ms | peer ms | ours/peer | throughput req/s ours / peer (ours/peer) |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for task, row in results["vs_peer"].items():
+        for kind, figures in row.get("client_kinds", {}).items():
+            figures = row if kind == "browser" else figures
+            rates = ", ".join(
+                f"@{clients} {level['ours_rps']} / {level['peer_rps']} ({level['ours_over_peer']})"
+                for clients, level in figures["throughput"].items()
+                if kind != "browser" or clients in row["client_kinds"].get("rest", {}).get("throughput", {})
+            )
+            lines.append(
+                f"| {task} | {kind} | {figures['ours_ms']} | {figures['peer_ms']} | {figures['ours_over_peer']} | "
+                f"{rates} |"
+            )
+    return "\n".join(lines)
+
+
 def generation_text(results: dict) -> str:
     gen = results["generation"]
     first, per_s = gen["first_token_ms"], gen["tokens_per_s"]
@@ -441,6 +565,7 @@ SECTIONS = [
     ("cold_start", cold_start_text),
     ("overhead", overhead_text),
     ("vs_peer", peer_text),
+    ("vs_peer", client_kinds_text),
     ("generation", generation_text),
     ("int8", int8_text),
     ("segmentation", segmentation_text),
@@ -452,9 +577,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="A few requests per figure: a smoke test, not figures.")
     parser.add_argument("--stand-ins", choices=("full", "tiny"), default="full", help="Model sizes (default full).")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="Where stand-ins are built.")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON file (default {DEFAULT_OUTPUT}).")
+    parser.add_argument(
+        "--output", type=Path, help=f"JSON file (default {DEFAULT_OUTPUT}; with --client-kinds {CLIENT_KINDS_OUTPUT})."
+    )
+    parser.add_argument(
+        "--client-kinds",
+        action="store_true",
+        help=f"Only ours vs. the peer for {', '.join(CLIENT_KIND_TASKS)} with every client kind (a few minutes).",
+    )
     args = parser.parse_args(argv)
-    results = run(args.stand_ins, args.cache_dir, QUICK if args.quick else DEFAULT, args.quick, output=args.output)
+    plan = QUICK if args.quick else DEFAULT
+    args.output = args.output or (CLIENT_KINDS_OUTPUT if args.client_kinds else DEFAULT_OUTPUT)
+    if args.client_kinds:
+        results = run_client_kinds(args.stand_ins, args.cache_dir, plan)
+    else:
+        results = run(args.stand_ins, args.cache_dir, plan, args.quick, output=args.output)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
     print(f"\nWrote {args.output}")

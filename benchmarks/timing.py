@@ -76,8 +76,8 @@ MEASURE_LIMIT_S = 60.0
 
 
 def throughput(
-    pool: list[QueueClient],
-    request: tuple[tuple, dict],
+    pool: list,
+    request: tuple[tuple, dict] | Callable[[], tuple[tuple, dict]],
     clients: int,
     seconds: float,
     answers_per_client: int = 3,
@@ -87,8 +87,9 @@ def throughput(
     a batching server is not yet in its rhythm), and runs for at least `seconds` and `answers_per_client` answers
     per client (at most MEASURE_LIMIT_S): the answers after the first one counted, over the time from it to the
     last. Requests under way at the end are waited for (not counted), so the next measurement starts on an idle
-    server."""
-    args, kwargs = request
+    server. `request` is the request, or a function that makes a new one each time (numbered, say); a pool holds
+    anything with `request(*args, api_name=..., **kwargs)`: QueueClient, RestClient, GradioClient."""
+    make_request = request if callable(request) else lambda: request
     connections = pool[:clients]
     answered: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
@@ -98,6 +99,7 @@ def throughput(
     def work(index: int) -> None:
         start.wait()
         while not stop.is_set():
+            args, kwargs = make_request()
             try:
                 connections[index].request(*args, **kwargs)
                 answered[index].append(time.perf_counter())
@@ -249,3 +251,46 @@ class QueueClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+class RestClient:
+    """What curl users and the page's "Use via API" send: POST /gradio_api/call/<api> (each call a new Gradio
+    session), then GET the call's event stream until `event: complete`. Inputs are laid out as `layout` (a
+    QueueClient of the same server) lays them out; one kept-alive connection."""
+
+    def __init__(self, layout: QueueClient) -> None:
+        self.layout = layout
+        self.http = httpx.Client(timeout=httpx.Timeout(300.0))
+
+    def request(self, *args: Any, api_name: str, **kwargs: Any) -> dict[str, Any]:
+        api_name = api_name.lstrip("/")
+        started = time.perf_counter()
+        posted = self.http.post(
+            f"{self.layout.url}call/{api_name}", json={"data": self.layout.data(api_name, args, kwargs)}
+        )
+        posted.raise_for_status()
+        answer = self.http.get(f"{self.layout.url}call/{api_name}/{posted.json()['event_id']}")
+        lines = answer.text.splitlines()
+        if "event: complete" not in lines:
+            raise RuntimeError(f"/{api_name} did not complete: {lines[-3:]}")
+        data = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
+        return {"total_s": time.perf_counter() - started, "data": data}
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GradioClient:
+    """gradio_client's `Client.predict`, as a Python user calls the app (its own session; it polls for messages
+    every 50 ms)."""
+
+    def __init__(self, url: str) -> None:
+        self.client = Client(url, verbose=False)
+
+    def request(self, *args: Any, api_name: str, **kwargs: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        data = self.client.predict(*args, api_name=api_name, **kwargs)
+        return {"total_s": time.perf_counter() - started, "data": data}
+
+    def close(self) -> None:
+        self.client.close()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks.__main__ import PEER_TASKS, main
+from benchmarks.__main__ import CLIENT_KIND_TASKS, PEER_TASKS, QUICK, main, table
 from benchmarks.workloads import TASKS
 
 
@@ -87,3 +87,18 @@ def test_int8_rows_are_there(results):
     for task, row in results["int8"].items():
         if task != "memory":
             assert positive(row["int8_ms"]) and positive(row["fp32_ms"])
+
+
+def test_client_kind_rows_measure_rest_and_gradio_client_beside_the_browser(results):
+    for task in CLIENT_KIND_TASKS:
+        kinds = results["vs_peer"][task]["client_kinds"]
+        assert set(kinds) == {"browser", "rest", "gradio_client"}
+        for kind in ("rest", "gradio_client"):
+            row = kinds[kind]
+            assert positive(row["ours_ms"]) and positive(row["peer_ms"])
+            assert row["ours_over_peer"] == pytest.approx(row["ours_ms"] / row["peer_ms"], rel=0.01)
+            assert set(row["throughput"]) == {str(n) for n in QUICK.client_kind_levels}
+            for level in row["throughput"].values():
+                assert positive(level["ours_rps"]) and positive(level["peer_rps"])
+                assert level["ours_errors"] == 0 and level["peer_errors"] == 0
+    assert "| sentiment | rest |" in table(results) and "| sentiment | gradio_client |" in table(results)
