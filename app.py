@@ -32,6 +32,7 @@ from shared.limits import (
     DEFAULT_MAX_QUEUED_PER_CLIENT,
     MAX_QUEUED_REQUESTS,
     MAX_UPLOAD_MB,
+    QUEUE_WAIT_SECONDS,
 )
 from shared.loading import Loader, load
 from shared.model_choices import ModelChoice, parse_model_override
@@ -91,6 +92,7 @@ ENVIRONMENT = {
     "max_queued_per_client": "DEMO_MAX_QUEUED_PER_CLIENT",
     "upload_folder_mb": "DEMO_UPLOAD_FOLDER_MB",
     "upload_mb_per_client": "DEMO_UPLOAD_MB_PER_CLIENT",
+    "queue_wait_seconds": "DEMO_QUEUE_WAIT_SECONDS",
 }
 
 
@@ -311,6 +313,14 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "[DEMO_MAX_QUEUED_PER_CLIENT].",
     )
     parser.add_argument(
+        "--queue-wait-seconds",
+        type=float,
+        default=from_environment("queue_wait_seconds", decimal_number, QUEUE_WAIT_SECONDS),
+        metavar="S",
+        help="Each endpoint queues as many requests as its measured service time lets it answer within this wait "
+        f"(default {QUEUE_WAIT_SECONDS:g}); past it a visitor is told to come back later [DEMO_QUEUE_WAIT_SECONDS].",
+    )
+    parser.add_argument(
         "--upload-folder-mb",
         type=float,
         default=from_environment("upload_folder_mb", float, DEFAULT_UPLOAD_FOLDER_MB),
@@ -353,6 +363,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         parser.error(f"--trusted-proxy: {error}")
     if args.max_queued_per_client < 1:
         parser.error("--max-queued-per-client must be at least 1")
+    if not 0 < args.queue_wait_seconds <= 3600:
+        parser.error("--queue-wait-seconds must be more than 0 and at most 3600")
     if args.auth_file is not None:
         try:
             args.auth.extend(read_auth_file(args.auth_file))
@@ -381,6 +393,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         max_queued_per_client=args.max_queued_per_client,
         upload_folder_mb=args.upload_folder_mb,
         upload_mb_per_client=args.upload_mb_per_client,
+        queue_wait_seconds=args.queue_wait_seconds,
     )
 
 
@@ -472,7 +485,7 @@ def download_models(runtime: Runtime, fetch: Callable[[Loader, str], None] | Non
 
 
 def queue_kwargs() -> dict:
-    """A bounded queue: past MAX_QUEUED_REQUESTS waiting requests, a visitor gets "Queue is full, try again"."""
+    """A bounded queue (a bound on memory: each endpoint's own, smaller bound is gradio_defences.FairQueue's)."""
     return dict(max_size=MAX_QUEUED_REQUESTS, default_concurrency_limit=DEFAULT_CONCURRENCY_LIMIT)
 
 

@@ -1,8 +1,9 @@
 """The defences that need Gradio's insides, installed by `app.launch`: a private temp folder per app, the login page
 without the API description, every API value checked for its kind before Gradio reads it, and a fair queue. Fair
-means one client (a session, and an address) holds only a few places across all endpoints, one endpoint cannot take
-the whole queue, and a job nobody reads is dropped within seconds (Gradio would run it to the end). The plain-HTTP
-defences are in `shared/web_defences.py`."""
+means one client (a session, and an address) holds only a few places across all endpoints, each endpoint holds as
+many requests as it serves within the target wait (from its measured service times, `shared/queue_bounds.py`), a
+refused request is told when to come back (Retry-After), and a job nobody reads is dropped within seconds (Gradio
+would run it to the end). The plain-HTTP defences are in `shared/web_defences.py`."""
 
 from __future__ import annotations
 
@@ -27,7 +28,15 @@ from gradio.server_messages import ProcessCompletedMessage
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
-from shared.limits import MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
+from shared.limits import MAX_QUEUED_REQUESTS, QUEUE_WAIT_SECONDS, UNREAD_JOB_GRACE_SECONDS
+from shared.queue_bounds import (
+    ServiceTimes,
+    backlog_seconds,
+    busy_message,
+    queue_places,
+    retry_after_seconds,
+    whole_seconds,
+)
 from shared.settings import Settings
 from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, is_loopback
 
@@ -104,14 +113,19 @@ class LoginPageWithoutApi:
 
 
 class FairQueue:
-    """Limits on Gradio's queue, checked when a job joins: per session, per client address and per endpoint. And
-    nobody's jobs run unread: a job whose session (or, for the REST route, whose id) has no open event stream waits
-    at most UNREAD_JOB_GRACE_SECONDS for one before it starts, and is dropped with an error otherwise; a watcher drops
-    the queued or running jobs whose reader has been gone as long."""
+    """Limits on Gradio's queue, checked when a job joins: per session, per client address, per endpoint (as many
+    places as its measured service time lets it serve within `target_wait` seconds) and for the whole queue; a
+    refusal by a full queue is a 503 whose Retry-After and message say when to come back. The service times measured
+    here are also what Gradio's queue position messages estimate the wait from. And nobody's jobs run unread: a job
+    whose session (or, for the REST route, whose id) has no open event stream waits at most UNREAD_JOB_GRACE_SECONDS
+    for one before it starts, and is dropped with an error otherwise; a watcher drops the queued or running jobs whose
+    reader has been gone as long."""
 
-    def __init__(self, blocks: gr.Blocks, max_per_client: int) -> None:
+    def __init__(self, blocks: gr.Blocks, max_per_client: int, target_wait: float = QUEUE_WAIT_SECONDS) -> None:
         self.queue = blocks._queue
         self.max_per_client = max_per_client
+        self.target_wait = target_wait
+        self.service_times = ServiceTimes()
         self.readers: Counter[str] = Counter()  # session hash or event id -> open event streams
         self.last_read: dict[str, float] = {}
         self.dropped: set[str] = set()
@@ -155,13 +169,36 @@ class FairQueue:
             raise self.refusal(f"Your address already has {self.max_per_client} requests waiting or running")
         fn = self.queue.blocks.fns.get(body.fn_index) if body.fn_index is not None else None
         endpoint_queue = self.queue.event_queue_per_concurrency_id.get(fn.concurrency_id) if fn else None
-        if endpoint_queue is not None and len(endpoint_queue.queue) >= MAX_QUEUED_PER_ENDPOINT:
-            raise HTTPException(
-                status_code=503,
-                detail=f"/{fn.api_name} has {MAX_QUEUED_PER_ENDPOINT} requests waiting, its limit; the other tabs "
-                "still answer. Try again in a minute.",
+        if endpoint_queue is not None:
+            waiting, seconds = len(endpoint_queue.queue), self.service_times.average(fn.concurrency_id)
+            concurrency = self.concurrency(endpoint_queue)
+            if waiting >= queue_places(seconds, concurrency, self.target_wait):
+                raise self.busy(
+                    retry_after_seconds(waiting, seconds, concurrency),
+                    f"/{fn.api_name} has {waiting} requests waiting, as many as it answers in about "
+                    f"{self.target_wait:g} s; the other tabs still answer.",
+                )
+        if len(self.queue) >= MAX_QUEUED_REQUESTS:
+            raise self.busy(
+                whole_seconds(self.backlog()), f"The app has {len(self.queue)} requests waiting, its limit."
             )
         return await self.join(body=body, request=request, username=username)
+
+    def concurrency(self, endpoint_queue: Any) -> int:
+        return endpoint_queue.concurrency_limit or self.queue.max_thread_count
+
+    def backlog(self) -> float:
+        """Seconds until every request waiting now has been served."""
+        return backlog_seconds(
+            (len(endpoint_queue.queue), self.service_times.average(key), self.concurrency(endpoint_queue))
+            for key, endpoint_queue in list(self.queue.event_queue_per_concurrency_id.items())
+        )
+
+    @staticmethod
+    def busy(retry_after: int, reason: str) -> HTTPException:
+        return HTTPException(
+            status_code=503, detail=busy_message(retry_after, reason), headers={"Retry-After": str(retry_after)}
+        )
 
     @staticmethod
     def refusal(reason: str) -> HTTPException:
@@ -181,7 +218,17 @@ class FairQueue:
                 await asyncio.sleep(0.05)
             if not self.is_read(job):
                 await self.drop(job)
+        started = time.monotonic()
         await self.run(events, *args)
+        if events and not any(job._id in self.dropped or not job.alive for job in events):
+            self.measured(events[0].fn, time.monotonic() - started)
+
+    def measured(self, fn: Any, seconds: float) -> None:
+        """A run's service time goes into its endpoint's average, which Gradio's queue then estimates waits from
+        (its own figure is the mean since start-up, the first model load included)."""
+        average = self.service_times.record(fn.concurrency_id, seconds)
+        if fn in self.queue.process_time_per_fn:
+            self.queue.process_time_per_fn[fn].avg_time = average
 
     async def drop(self, job: Any) -> None:
         """The job ends with an error for whoever reads late, and is taken off the queue (or, running, stops at its
@@ -303,7 +350,7 @@ def share_hosts(blocks: gr.Blocks) -> tuple[str, ...]:
 def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
     """What `Blocks.launch(app_kwargs=...)` needs for the defences; call after `blocks.queue()`. FastAPI's own
     /openapi.json (every route, readable before login) is switched off."""
-    fair_queue = FairQueue(blocks, settings.max_queued_per_client)
+    fair_queue = FairQueue(blocks, settings.max_queued_per_client, settings.queue_wait_seconds)
     check_inputs(blocks)
     folder = private_temp_folder()
     return {

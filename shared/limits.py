@@ -31,15 +31,23 @@ MAX_GENERATION_SECONDS = 60.0
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_UPLOAD_MB = 25
 
-# Requests waiting in the queue (running ones not counted); past this a visitor is told the app is busy.
-MAX_QUEUED_REQUESTS = 32
+# Requests waiting in the queue, all endpoints together (running ones not counted): a bound on memory only; each
+# endpoint's own bound comes from its measured service time (shared/queue_bounds.py): as many places as it serves
+# within QUEUE_WAIT_SECONDS (--queue-wait-seconds), at least MIN_QUEUE_PLACES and at most MAX_QUEUE_PLACES, taking
+# PRIOR_SERVICE_SECONDS a request until it has answered once. A refused request's Retry-After is at most
+# MAX_RETRY_AFTER_SECONDS.
+MAX_QUEUED_REQUESTS = 256
+QUEUE_WAIT_SECONDS = 30.0
+MIN_QUEUE_PLACES = 4
+MAX_QUEUE_PLACES = 128
+PRIOR_SERVICE_SECONDS = 2.0
+MAX_RETRY_AFTER_SECONDS = 300
 # Requests of one event running at once unless the event sets its own limit.
 DEFAULT_CONCURRENCY_LIMIT = 2
 # Fairness (gradio_defences.FairQueue): places in the queue, waiting or running, one browser session or one client
 # address may hold across all endpoints (--max-queued-per-client; loopback clients are told apart by session only),
-# places one endpoint may take of MAX_QUEUED_REQUESTS, and how long a job may go without anyone reading its result.
+# and how long a job may go without anyone reading its result.
 DEFAULT_MAX_QUEUED_PER_CLIENT = 6
-MAX_QUEUED_PER_ENDPOINT = MAX_QUEUED_REQUESTS // 2
 UNREAD_JOB_GRACE_SECONDS = 5.0
 
 

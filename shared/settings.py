@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT
+from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, QUEUE_WAIT_SECONDS
 from shared.stand_ins import StandInSize
 from shared.web_defences import DEFAULT_UPLOAD_FOLDER_MB, DEFAULT_UPLOAD_MB_PER_CLIENT
 
@@ -46,6 +46,7 @@ class Settings:
     max_queued_per_client: int = DEFAULT_MAX_QUEUED_PER_CLIENT
     upload_folder_mb: float = DEFAULT_UPLOAD_FOLDER_MB  # uploads and outputs kept; the oldest go first
     upload_mb_per_client: float = DEFAULT_UPLOAD_MB_PER_CLIENT  # per client address in any 10 minutes
+    queue_wait_seconds: float = QUEUE_WAIT_SECONDS  # each endpoint queues what it answers within this wait
 
     @property
     def max_memory_bytes(self) -> int | None:

@@ -12,18 +12,25 @@ import httpx
 import pytest
 
 from gradio_defences import UNREAD_MESSAGE
-from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
+from shared.batching import CONCURRENT_REQUESTS
+from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_RETRY_AFTER_SECONDS, UNREAD_JOB_GRACE_SECONDS
+from shared.queue_bounds import queue_places
 from shared.runtime import Runtime
 from tests.helpers import final_event, served, stand_in_settings
 
 COURSE = "https://course.example.org"
 SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
+QUEUE_WAIT_SECONDS = 1.0  # a short target wait: the generation queue holds a few places only
 
 
 @pytest.fixture(scope="module")
 def proxied_url(cache_dir):
     settings = stand_in_settings(
-        cache_dir, trusted_proxies=("127.0.0.1",), frame_ancestors=(COURSE,), upload_mb_per_client=1
+        cache_dir,
+        trusted_proxies=("127.0.0.1",),
+        frame_ancestors=(COURSE,),
+        upload_mb_per_client=1,
+        queue_wait_seconds=QUEUE_WAIT_SECONDS,
     )
     with served(Runtime(settings)) as (url, _):
         yield f"{url}gradio_api"
@@ -119,10 +126,14 @@ def test_a_flood_of_unread_jobs_from_many_addresses_leaves_honest_clients_answer
     assert set(refused) <= {429, 503}
 
 
-def test_the_generation_queue_takes_at_most_its_share(proxied_url):
-    statuses = [post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION) for n in range(24)]
+def test_the_generation_queue_takes_at_most_its_share_and_says_when_to_come_back(proxied_url):
+    # No generation has been answered in this app (every one so far went unread): its service time is the prior's.
+    held = CONCURRENT_REQUESTS + queue_places(None, CONCURRENT_REQUESTS, QUEUE_WAIT_SECONDS)
+    statuses = [post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION) for n in range(held + 4)]
     refused = [response for response in statuses if response.status_code == 503]
-    assert refused and f"{MAX_QUEUED_PER_ENDPOINT} requests waiting" in refused[0].text
+    assert refused and "/generate has" in refused[0].text and "requests waiting" in refused[0].text
+    seconds = int(refused[0].headers["Retry-After"])
+    assert 1 <= seconds <= MAX_RETRY_AFTER_SECONDS and f"try again in about {seconds} s" in refused[0].text
     assert answered(proxied_url, "sentiment", "198.51.100.9", text="Still answering.")
 
 
