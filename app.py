@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -544,23 +544,24 @@ def serve(app: gr.Blocks, settings: Settings, *, block: bool = True) -> gr.Block
     return app
 
 
-def build_stand_ins(runtime: Runtime) -> None:
-    """Build every allowlisted model's stand-in now, once: replicas in other processes would otherwise race to build
-    the same one."""
-    for demo in DEMOS:
-        for choice in runtime.choices(demo.task, list(demo.models)):
-            if choice.stand_in is not None:
-                runtime.source_for(choice.model_id, choice.stand_in)
+def build_stand_ins(runtime: Runtime, tasks: Collection[str] | None = None) -> None:
+    """Build the stand-ins of the tabs' default models (of `tasks` only, when given) now, once: replicas in other
+    processes would otherwise race to build the same one at their first requests. A visitor's other pick is built
+    by the replica that first needs it."""
+    for task, choice, _loader in default_models(runtime):
+        if choice.stand_in is not None and (tasks is None or task in tasks):
+            runtime.source_for(choice.model_id, choice.stand_in)
 
 
 @contextmanager
 def models_on_ray(runtime: Runtime, config: dict | None = None) -> Iterator[None]:
     """The tabs' model work on Ray Serve for the block (shared/ray_serve.py): the applications of `config`, or of
     the --serve-config file, deployed on a private Ray or the cluster at --ray-address."""
-    from shared.ray_serve import ray_backend  # Ray is optional: imported only for --backend ray
+    from shared.ray_serve import ray_backend, read_serve_config, served_tasks  # Ray is optional: only for --backend ray
 
+    config = config or read_serve_config(runtime.settings.serve_config)
     if runtime.settings.stand_ins:
-        build_stand_ins(runtime)
+        build_stand_ins(runtime, served_tasks(config))
     with ray_backend(runtime, config):
         yield
 
@@ -582,12 +583,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if warning := share_warning(settings):
         logger.warning(warning)
+    # SIGTERM as Ctrl-C: Gradio closes the server, the exit handlers remove the app's temp folders, and with
+    # --backend ray the private Ray then stops with every process it started.
+    signal.signal(signal.SIGTERM, stop_on_signal)
     if settings.backend == "ray":
         with models_on_ray(runtime):
+            signal.signal(signal.SIGTERM, stop_on_signal)  # ray.init put its own in place (sys.exit, Gradio left open)
             launch(runtime)
         return
-    # SIGTERM as Ctrl-C: Gradio closes the server and the exit handlers remove the app's temp folders.
-    signal.signal(signal.SIGTERM, stop_on_signal)
     launch(runtime)
 
 

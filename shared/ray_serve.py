@@ -148,6 +148,11 @@ def tasks_of(args: dict[str, Any]) -> list[str]:
     return list(args.get("tasks") or [args["task"]])
 
 
+def served_tasks(config: dict[str, Any]) -> set[str]:
+    """Every task the applications of `config` (Serve's config format) serve."""
+    return {task for application in config["applications"] for task in tasks_of(application["args"])}
+
+
 def read_serve_config(path: Path = SERVE_CONFIG) -> dict[str, Any]:
     with open(path, encoding="utf-8") as file:
         return yaml.safe_load(file)
@@ -169,6 +174,8 @@ def ray_connection(address: str | None, *, loopback: bool = True, num_cpus: int 
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
+    if address is not None:
+        send_auth_token()
     options: dict[str, Any] = dict(
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}},
@@ -184,6 +191,16 @@ def ray_connection(address: str | None, *, loopback: bool = True, num_cpus: int 
         if address is None:
             serve.shutdown()
         ray.shutdown()
+
+
+def send_auth_token() -> None:
+    """Joining a cluster by its address, Ray 2.60 sends its token only with RAY_AUTH_MODE=token, and a cluster
+    started with its defaults (token authentication on) refuses a driver without one: turn the mode on when a
+    token is at hand (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token), as Ray itself does when it finds
+    a local cluster without being given an address. An explicit RAY_AUTH_MODE is left as it is."""
+    from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def start_ray(address: str | None, options: dict[str, Any]) -> Any:

@@ -1,22 +1,35 @@
-"""The Ray Serve backend on a private Ray on loopback (token authentication left on), with the checked-in
-serve_config.yaml's applications sized for two cores (sentiment on two replicas, generation on one that runs one
-request and queues one, the others on one each): answers equal the in-process ones, concurrent requests spread over
-the replicas and share forward passes, streamed generation gives the in-process tokens, a full queue is the busy
-message, a killed replica fails only its own requests clearly while the next ones are served, and the app started
-with the Ray backend answers every endpoint through gradio_client. One Ray for the module; every process it started
-is stopped at the end."""
+"""The Ray Serve backend, checked against `python app.py --backend ray --stand-ins tiny` run as a subprocess on
+loopback (a free port, a private Ray started by the app, its token authentication left on): the app answers every
+endpoint as the in-process app does (the checks of tests/test_clients.py) and says which replica served; this
+module joins the app's Ray as a second front would and checks, against the in-process backend, that answers are
+equal, concurrent requests spread over two sentiment replicas and share forward passes, streamed generation gives
+the in-process tokens, a full queue is the busy message, and a killed replica fails only its own requests clearly
+while the next ones are served by its replacement. Last, SIGTERM stops the app and every Ray process it started.
+One Ray start for the module, with serve_config.yaml's applications cut to four replicas (the sizes below)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import httpx
+import psutil
 import pytest
+import yaml
 from gradio_client import Client
 
-from app import launch, models_on_ray
+from app import build_stand_ins
 from clients import every_endpoint
 from demos import TASKS
 from demos.generate import write_continuation
@@ -27,6 +40,7 @@ from shared.limits import MAX_NEW_TOKENS
 from shared.runtime import Runtime
 from shared.settings import Settings
 from tests.helpers import free_port
+from tests.test_clients import check_every_endpoint
 
 # Read when Ray is imported: a single-machine Ray then uses 127.0.0.1, not the machine's address (shared/ray_serve.py).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -35,42 +49,152 @@ ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r require
 from shared.ray_serve import (  # noqa: E402
     BackendBusy,
     BackendUnavailable,
+    ray_backend,
     read_serve_config,
     tasks_of,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "Hello, I'm a language model,"
 TEXTS = ["A wonderful, warm film.", "Dull and far too long.", "It was fine."]
+# Ray's start and four replicas' model loads; minutes when the two cores are shared with other test runs.
+APP_START_SECONDS = 900
+STOP_SECONDS = 120
 
 
 def sized_for_tests(serve_config: dict) -> dict:
-    """The checked-in applications, sized for a 2-core test machine: two sentiment replicas; one generation replica
-    that runs one request and queues one more; one replica of each other application."""
-    config = copy.deepcopy(serve_config)
-    for application in config["applications"]:
+    """The checked-in applications cut to four replicas for a 2-core test machine: sentiment on two (16 requests at
+    once each, so concurrent ones share forward passes); generation on one that runs one request and queues one
+    more (the busy message); and one replica of one application for every other task."""
+    applications = {application["name"]: application for application in copy.deepcopy(serve_config)["applications"]}
+    sentiment, generate = applications.pop("sentiment"), applications.pop("generate")
+    others = copy.deepcopy(next(iter(applications.values())))
+    others.update(
+        name="others",
+        route_prefix="/others",
+        args={"tasks": [task for application in applications.values() for task in tasks_of(application["args"])]},
+    )
+    sizes = [
+        (sentiment, dict(num_replicas=2, max_ongoing_requests=16, max_queued_requests=64)),
+        (generate, dict(num_replicas=1, max_ongoing_requests=1, max_queued_requests=1)),
+        (others, dict(num_replicas=1, max_ongoing_requests=4, max_queued_requests=32)),
+    ]
+    for application, size in sizes:
         (deployment,) = application["deployments"]
         deployment.pop("autoscaling_config", None)
-        deployment.update(num_replicas=1, ray_actor_options={"num_cpus": 0.25})
-        if application["args"].get("task") == "sentiment":
-            deployment.update(num_replicas=2, max_ongoing_requests=16, max_queued_requests=64)
-        elif application["args"].get("task") == "generate":
-            deployment.update(max_ongoing_requests=1, max_queued_requests=1)
-    return config
+        deployment.update(ray_actor_options={"num_cpus": 0.25}, **size)
+    return {**serve_config, "applications": [application for application, _size in sizes]}
+
+
+@dataclass
+class RayApp:
+    """`python app.py --backend ray` in a subprocess, with its log."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+    config: dict
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_for_page(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the app exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url, timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        pytest.fail(f"the app did not serve its page within {seconds:.0f} s:\n{self.log_tail()}")
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> list[str]:
+        """SIGTERM, as a service manager stops it; return the processes it started that outlived it by
+        STOP_SECONDS (then killed, so nothing is left running either way)."""
+        started = self.descendants()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        _gone, alive = psutil.wait_procs(started, timeout=STOP_SECONDS if started else 0)
+        left = [f"{process.pid} {process.name()}" for process in alive if process.is_running()]
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        return left
+
+
+@pytest.fixture(scope="module")
+def ray_app(cache_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ray-app")
+    config = sized_for_tests(read_serve_config())
+    (folder / "serve_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    settings = Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu")
+    build_stand_ins(Runtime(settings))  # here, once, so this module's in-process models are the replicas' own
+    port = free_port()
+    command = [
+        *(sys.executable, "app.py", "--backend", "ray", "--stand-ins", "tiny", "--device", "cpu"),
+        *("--cache-dir", str(cache_dir), "--serve-config", str(folder / "serve_config.yaml"), "--port", str(port)),
+    ]
+    log = folder / "app.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    app = RayApp(process, f"http://127.0.0.1:{port}/", log, config)
+    try:
+        app.wait_for_page(APP_START_SECONDS)
+        yield app
+    finally:
+        app.stop()
+
+
+@dataclass
+class JoinedRay:
+    """This test process joined to the app's Ray as a second front: its own runtime, the Ray backend and the
+    requests of the tasks it asks."""
+
+    runtime: Runtime
+    backend: Any
+    requests: dict[str, ModelRequest]
+    connection: ExitStack = field(default_factory=ExitStack)
+
+    def leave(self) -> None:
+        self.connection.close()
+
+
+def ray_address_of(url: str) -> str:
+    summary, _models = Client(url, verbose=False).predict(api_name="/system")
+    match = re.search(r"Ray Serve at `([^`]+)`", summary)
+    assert match, f"the System tab does not name the Ray cluster: {summary}"
+    return match.group(1)
 
 
 def request_for(runtime: Runtime, task: str) -> ModelRequest:
     demo = TASKS[task]
     choice = runtime.choices(task, list(demo.models))[0]
-    runtime.source_for(choice.model_id, choice.stand_in)  # build the stand-in once, before replicas look for it
     return ModelRequest(task, choice, demo.loader)
 
 
 @pytest.fixture(scope="module")
-def on_ray(cache_dir):
-    runtime = Runtime(Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", port=free_port()))
+def on_ray(ray_app, cache_dir):
+    settings = Settings(stand_ins="tiny", cache_dir=cache_dir, device="cpu", ray_address=ray_address_of(ray_app.url))
+    runtime = Runtime(settings)
     requests = {task: request_for(runtime, task) for task in ("sentiment", "generate")}
-    with models_on_ray(runtime, sized_for_tests(read_serve_config())):
-        yield runtime, runtime.backend, requests
+    joined = JoinedRay(runtime, None, requests)
+    with joined.connection:
+        joined.backend = joined.connection.enter_context(ray_backend(runtime, ray_app.config))
+        yield joined
     assert not ray.is_initialized()
     assert isinstance(runtime.backend, InProcess)
 
@@ -84,14 +208,14 @@ def classify(backend, request: ModelRequest, texts: list[str]):
 def test_the_checked_in_serve_config_is_valid_for_serve_deploy_and_kuberay():
     from ray.serve.schema import ServeDeploySchema
 
-    config = read_serve_config()
-    ServeDeploySchema.model_validate(config)
-    served = [task for application in config["applications"] for task in tasks_of(application["args"])]
-    assert sorted(served) == sorted(TASKS), "each tab's task is served by exactly one application"
+    for config in (read_serve_config(), sized_for_tests(read_serve_config())):
+        ServeDeploySchema.model_validate(config)
+        served = [task for application in config["applications"] for task in tasks_of(application["args"])]
+        assert sorted(served) == sorted(TASKS), "each tab's task is served by exactly one application"
 
 
 def test_a_replica_answers_as_the_in_process_backend_does(on_ray):
-    runtime, backend, requests = on_ray
+    runtime, backend, requests = on_ray.runtime, on_ray.backend, on_ray.requests
     remote, served = classify(backend, requests["sentiment"], TEXTS)
     local, _ = classify(InProcess(runtime), requests["sentiment"], TEXTS)
     assert [[item["label"] for item in result] for result in remote.results] == [
@@ -103,7 +227,7 @@ def test_a_replica_answers_as_the_in_process_backend_does(on_ray):
 
 
 def test_concurrent_requests_reach_both_replicas_and_share_forward_passes(on_ray):
-    _runtime, backend, requests = on_ray
+    backend, requests = on_ray.backend, on_ray.requests
     with ThreadPoolExecutor(max_workers=32) as pool:
         answers = list(pool.map(lambda index: classify(backend, requests["sentiment"], TEXTS), range(96)))
     replicas = {served.where for _batched, served in answers}
@@ -116,7 +240,7 @@ def replica_id(served) -> str:
 
 
 def test_a_killed_replica_fails_only_its_requests_clearly_and_the_next_are_served(on_ray):
-    _runtime, backend, requests = on_ray
+    backend, requests = on_ray.backend, on_ray.requests
     _batched, served = classify(backend, requests["sentiment"], TEXTS)
     victim = replica_id(served)
     replicas = [actor["name"] for actor in ray.util.list_named_actors(all_namespaces=True)]
@@ -154,7 +278,7 @@ def written(backend, request: ModelRequest, settings: DecodingSettings) -> list:
 
 
 def test_streamed_generation_gives_the_in_process_tokens(on_ray):
-    runtime, backend, requests = on_ray
+    runtime, backend, requests = on_ray.runtime, on_ray.backend, on_ray.requests
     greedy = DecodingSettings.checked(GREEDY, 24)
     remote, local = (
         written(backend, requests["generate"], greedy),
@@ -165,7 +289,7 @@ def test_streamed_generation_gives_the_in_process_tokens(on_ray):
 
 
 def test_a_full_queue_is_the_busy_message(on_ray):
-    _runtime, backend, requests = on_ray
+    backend, requests = on_ray.backend, on_ray.requests
     long = DecodingSettings.checked(GREEDY, MAX_NEW_TOKENS)
     with backend.hold(requests["generate"]) as running:
         stream = running.stream(write_continuation, PROMPT, long, None, 0.0)
@@ -179,21 +303,23 @@ def test_a_full_queue_is_the_busy_message(on_ray):
             assert queued.result(timeout=120)[-1].new_tokens == 2  # the queued request is answered
 
 
-@pytest.fixture(scope="module")
-def ray_app_url(on_ray):
-    runtime, _backend, _requests = on_ray
-    app = launch(runtime, block=False)
-    yield f"http://127.0.0.1:{runtime.settings.port}/"
-    app.close()
-
-
-def test_the_app_on_ray_answers_every_endpoint_through_gradio_client(ray_app_url):
-    results = every_endpoint.main(ray_app_url)
-    assert results["sentiment"]["label"] and results["generate"][-1]
-    client = Client(ray_app_url, verbose=False)
+def test_the_app_on_ray_answers_every_endpoint_as_the_in_process_app_does(ray_app):
+    check_every_endpoint(every_endpoint.main(ray_app.url), streamed_updates=1)
+    client = Client(ray_app.url, verbose=False)
     _label, _table, status = client.predict("Great film.", None, api_name="/sentiment")
     assert "Ray Serve replica `sentiment#" in status
+    _text, status = client.submit(PROMPT, api_name="/generate", max_new_tokens=4).result()
+    assert "Ray Serve replica `generate#" in status
     summary, models = client.predict(api_name="/system")
-    assert "Ray Serve at" in summary
-    assert {row[0] for row in models["data"]} >= {"sentiment", "generate"}
+    assert "**models run:** Ray Serve at" in summary
+    assert {row[0] for row in models["data"]} >= {"sentiment", "generate", "segment", "tokens", "evaluate"}
     assert all(row[-1].startswith("replica ") for row in models["data"])
+
+
+def test_sigterm_stops_the_app_and_every_ray_process_it_started(ray_app, on_ray):
+    on_ray.leave()  # this process's own connection to the app's Ray first, as a second front would leave
+    names = {process.name() for process in ray_app.descendants()}
+    assert {"raylet", "gcs_server"} <= names, f"the app's private Ray is not among its processes: {names}"
+    left = ray_app.stop()
+    assert ray_app.process.returncode == 0, ray_app.log_tail()
+    assert not left, f"still running {STOP_SECONDS} s after the app stopped: {left}"
