@@ -66,6 +66,9 @@ CSS = """
 }
 .stand-in-banner .stand-in-banner, .offline-banner .offline-banner { border: none; padding: 0; background: none; }
 .stand-in-banner *, .offline-banner * { color: var(--body-text-color); }
+/* Gradio writes a highlighted span's text in black over its colour at half strength, whatever the theme: black on a
+   dark tint in the dark theme. (Inline, hence !important.) */
+.dark .token.highlighted { color: var(--body-text-color) !important; }
 """
 
 # flag -> environment variable that gives its default

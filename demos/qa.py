@@ -356,8 +356,9 @@ def build_tab(tab: Tab) -> None:
                 )
             button = gr.Button("Answer", variant="primary")
         with gr.Column():
+            # Green-700, not Gradio's "green": its label is white on green-600 (contrast 3.3).
             highlighted = gr.HighlightedText(
-                label="Best answer in the context", color_map={"answer": "green"}, show_legend=False
+                label="Best answer in the context", color_map={"answer": "#15803d"}, show_legend=False
             )
             score = gr.Number(label="Score of the best answer (p_start × p_end)")
             table = gr.Dataframe(

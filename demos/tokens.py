@@ -19,8 +19,9 @@ from shared.model_choices import ModelChoice, pick_choice
 # One of each algorithm; the allowlist's first model (the operator's, when one is added) always comes first.
 DEFAULT_COMPARISON = ("google-bert/bert-base-cased", "openai-community/gpt2", "FacebookAI/xlm-roberta-base")
 
-# Cycled token by token. Gradio writes the label in white on the colour and tints the token with it: mid tones.
-POSITION_COLOURS = ("#d97706", "#059669", "#2563eb", "#9333ea")
+# Cycled token by token. Gradio writes the label in white on the colour and tints the token with it: tones dark
+# enough for white small text (contrast at least 4.5), light enough to tint.
+POSITION_COLOURS = ("#b45309", "#047857", "#2563eb", "#9333ea")
 SPECIAL_COLOUR = "#6b7280"
 UNKNOWN_COLOUR = "#dc2626"
 # Shown for a token that adds no character of its own: byte-level BPE cuts a character it has not learnt (an emoji,

@@ -23,8 +23,8 @@ CHROMIUM_ARGS = [
 ]
 REPOSITORY = Path(__file__).resolve().parent.parent.parent
 SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
-# Screenshots of every tab in the dark theme and at phone width, kept after the run for a person to look at.
-ARTEFACTS = Path(os.environ.get("ARTEFACTS_DIR") or REPOSITORY / "tmp" / "artefacts")
+# Screenshots of every tab in both themes and at phone width, kept after the run (git-ignored) for a person to look at.
+ARTEFACTS = Path(os.environ.get("ARTEFACTS_DIR") or REPOSITORY / "test-artifacts")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -106,11 +106,12 @@ def open_page(browser, app_url):
 
 @pytest.fixture
 def artefact():
-    """Save the whole page as ARTEFACTS/<name>.png (tmp/artefacts unless ARTEFACTS_DIR says otherwise)."""
+    """Save the whole page as ARTEFACTS/<name>.png (test-artifacts/ unless ARTEFACTS_DIR says otherwise); `name` may
+    hold folders."""
 
     def save(page, name: str) -> Path:
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTEFACTS / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=True)
         return path
 
