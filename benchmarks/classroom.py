@@ -410,7 +410,7 @@ def measure(
         for server in (app, peer):  # both start side by side: on a loaded machine each takes a minute or more
             servers.callback(server.stop)
             server.spawn()
-        app.wait_until_served(600), peer.wait_until_served(600)
+        app.wait_until_served(), peer.wait_until_served()
         log(f"app served in {app.cold_start_seconds:.1f} s, peer in {peer.cold_start_seconds:.1f} s; warming up...")
         asyncio.run(warm_up(app, True))
         asyncio.run(warm_up(peer, False))

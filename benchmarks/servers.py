@@ -35,7 +35,8 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.cold_start_seconds: float | None = None
 
-    def start(self, timeout: float = 300.0) -> Server:
+    # Fifteen minutes: with other test runs on the same two cores the app has taken seven to serve its page.
+    def start(self, timeout: float = 900.0) -> Server:
         return self.spawn().wait_until_served(timeout)
 
     def spawn(self) -> Server:
@@ -45,7 +46,7 @@ class Server:
         self.process = subprocess.Popen(self._args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         return self
 
-    def wait_until_served(self, timeout: float = 300.0) -> Server:
+    def wait_until_served(self, timeout: float = 900.0) -> Server:
         started = self._spawned
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
@@ -58,8 +59,9 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.05)
+        tail = self.log_tail()  # before stop(), which deletes the log
         self.stop()
-        raise TimeoutError(f"{self.name} did not serve {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
+        raise TimeoutError(f"{self.name} did not serve {self.url} within {timeout:.0f} s:\n{tail}")
 
     def memory_mb(self) -> dict[str, float]:
         """Resident memory now, and the peak so far (Linux VmHWM; the current value elsewhere)."""
