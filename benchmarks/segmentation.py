@@ -9,7 +9,13 @@ on the same model object. Runs alternate between the two, so load from other wor
 figure is the median of `repeats` runs. The stand-in's weights are random, so the threshold of each case is chosen
 from the photo's sorted class scores so that exactly that many queries pass it (the midpoint between the N-th and
 the N+1-th best score; 0 for all of them); the table says how many were kept and whether both sides found the same
-segments (labels and scores)."""
+segments (labels and scores).
+
+`--batching` measures instead whether concurrent photos would be faster as one batch: DETR's backbone and
+transformer (the part of a request that batching could share; the mask head runs on each photo's own kept queries)
+on two photos one after another vs. on the two as one padded batch with a pixel mask, for two photos of different
+sizes (the batch padded to the larger) and two of the same size, and how far the batched outputs are from the solo
+ones."""
 
 from __future__ import annotations
 
@@ -120,6 +126,71 @@ def measure(
     }
 
 
+def transformer_outputs(model, pixel_values: torch.Tensor, pixel_mask: torch.Tensor) -> torch.Tensor:
+    """DETR's backbone, encoder and decoder: the decoder's output per object query."""
+    with torch.inference_mode():
+        return model.detr.model(pixel_values=pixel_values, pixel_mask=pixel_mask).last_hidden_state
+
+
+def one_after_another(model, inputs: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
+    return [transformer_outputs(model, **photo_inputs) for photo_inputs in inputs]
+
+
+def measure_batching(size: str = "full", cache_dir: Path | None = None, repeats: int = 3) -> list[dict]:
+    """Seconds for two photos' backbone and transformer one after another and as one padded batch (runs alternate,
+    median of `repeats`), and the largest difference between the batched and the solo decoder outputs."""
+    root = Path(cache_dir or default_cache_dir()) / "stand-ins"
+    path = ensure_stand_in("detr-panoptic", size, root)
+    model = transformers.DetrForSegmentation.from_pretrained(path).eval()
+    processor = transformers.DetrImageProcessor.from_pretrained(path)
+    astronaut, coffee = (Image.open(path).convert("RGB") for path in segment.EXAMPLE_PHOTOS[:2])
+    groups = {
+        "different sizes": [astronaut, coffee],
+        "same size": [coffee, coffee.transpose(Image.Transpose.FLIP_LEFT_RIGHT)],
+    }
+    cases = []
+    for name, photos in groups.items():
+        solo_inputs = [detr_panoptic.model_inputs(processor, photo, "cpu", torch.float32) for photo in photos]
+        batch = processor(images=photos, return_tensors="pt")
+        transformer_outputs(model, **solo_inputs[0])  # warm-up
+        solo_seconds, batched_seconds = [], []
+        for _ in range(repeats):
+            seconds, solo = timed(one_after_another, model, solo_inputs)
+            solo_seconds.append(seconds)
+            seconds, batched = timed(transformer_outputs, model, batch["pixel_values"], batch["pixel_mask"])
+            batched_seconds.append(seconds)
+        solo_median, batched_median = statistics.median(solo_seconds), statistics.median(batched_seconds)
+        cases.append(
+            {
+                "photos": name,
+                "pixels": [list(inputs["pixel_values"].shape[-2:]) for inputs in solo_inputs],
+                "batch_pixels": list(batch["pixel_values"].shape[-2:]),
+                "one_after_another_s": round(solo_median, 3),
+                "batched_s": round(batched_median, 3),
+                "speedup": round(solo_median / batched_median, 2),
+                "max_difference": float(max((one[0] - batched[n]).abs().max() for n, one in enumerate(solo))),
+            }
+        )
+    return cases
+
+
+def batching_table(cases: list[dict]) -> str:
+    lines = [
+        "DETR backbone + transformer, two photos: one after another vs. one padded batch",
+        "",
+        "| photos | pixels | batch pixels | one after another (s) | batched (s) | speed-up | max difference |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for case in cases:
+        pixels = " + ".join(f"{height}x{width}" for height, width in case["pixels"])
+        height, width = case["batch_pixels"]
+        lines.append(
+            f"| {case['photos']} | {pixels} | 2 × {height}x{width} | {case['one_after_another_s']:.2f} "
+            f"| {case['batched_s']:.2f} | {case['speedup']:.2f}x | {case['max_difference']:.2g} |"
+        )
+    return "\n".join(lines)
+
+
 def table(results: dict) -> str:
     height, width = results["pixels"]
     lines = [
@@ -142,10 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", choices=("full", "tiny"), default="full", help="Stand-in size (default full).")
     parser.add_argument("--repeats", type=int, default=2, help="Runs per figure; the median is shown (default 2).")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="Where stand-ins are built.")
+    parser.add_argument(
+        "--batching", action="store_true", help="Compare two photos one after another with one padded batch."
+    )
     args = parser.parse_args(argv)
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     started = time.perf_counter()
+    if args.batching:
+        print(batching_table(measure_batching(args.size, args.cache_dir, args.repeats)))
+        print(f"\nTook {time.perf_counter() - started:.0f} s.")
+        return
     results = measure(args.size, args.cache_dir, args.repeats, report=lambda case: print(case, flush=True))
     print(table(results))
     print(f"\nTook {time.perf_counter() - started:.0f} s.")
