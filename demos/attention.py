@@ -14,6 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, no_bars, tab_intro, user_errors
+from demos.messages import phrase
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -44,12 +45,15 @@ EXAMPLES = [
 ]
 
 
+SENTENCE_NAMES = (phrase("sentence A"), phrase("sentence B"))  # go into messages
+
+
 def sentence_name(name: str) -> str:
     """A sentence's name at the start of a message: "Sentence A" (`str.capitalize` would give "Sentence a")."""
     return name[:1].upper() + name[1:]
 
 
-def check_sentence(text: str | None, name: str = "sentence A") -> str:
+def check_sentence(text: str | None, name: str = SENTENCE_NAMES[0]) -> str:
     text = (text or "").strip()
     if not text:
         raise UserError(f"Type {name}.")
@@ -308,9 +312,9 @@ def attention(
     attending token, columns = attended token); a bar chart of where the focus word looks in each sentence (its
     rows under `value`, in order under `sort`; None without a focus word); the numbers as JSON (`sentences[i]`:
     tokens, labels, special, matrix rounded to 4 digits, focus: word, positions, row); and a status line."""
-    texts = [check_sentence(sentence, "sentence A")]
+    texts = [check_sentence(sentence, SENTENCE_NAMES[0])]
     if (second_sentence or "").strip():
-        texts.append(check_sentence(second_sentence, "sentence B"))
+        texts.append(check_sentence(second_sentence, SENTENCE_NAMES[1]))
     focus_word = check_focus_word(focus_word)
     with tab.model(model_id, progress) as served:
         numbers = served.run(look_inside, served.model_id, texts, focus_word, layer, head)
