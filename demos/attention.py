@@ -79,8 +79,9 @@ def check_layer_and_head(
     layer: object, head: object, num_layers: int, num_heads: int, model: str = "This model"
 ) -> tuple[int, int]:
     """1-based layer and head, each 0 for the average over all of them, within the model's counts."""
-    layer = whole_number(f"The layer ({model} has {num_layers} layers; 0 averages them)", layer, 0, num_layers)
-    head = whole_number(f"The head ({model} has {num_heads} heads per layer; 0 averages them)", head, 0, num_heads)
+    layer = whole_number(phrase(f"The layer ({model} has {num_layers} layers; 0 averages them)"), layer, 0, num_layers)
+    head_name = phrase(f"The head ({model} has {num_heads} heads per layer; 0 averages them)")
+    head = whole_number(head_name, head, 0, num_heads)
     return layer, head
 
 
