@@ -14,7 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, no_bars, tab_intro, user_errors
-from demos.messages import phrase
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -149,8 +149,10 @@ def tick_text(label: str, special: bool) -> str:
 
 
 def choice_name(layer: int, head: int, num_layers: int, num_heads: int) -> str:
-    layer_name = f"average of all {num_layers} layers" if layer == AVERAGE else f"layer {layer} of {num_layers}"
-    head_name = f"average of all {num_heads} heads" if head == AVERAGE else f"head {head} of {num_heads}"
+    layer_name = (
+        say(f"average of all {num_layers} layers") if layer == AVERAGE else say(f"layer {layer} of {num_layers}")
+    )
+    head_name = say(f"average of all {num_heads} heads") if head == AVERAGE else say(f"head {head} of {num_heads}")
     return f"{layer_name}, {head_name}"
 
 
@@ -182,8 +184,8 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
         )
         ticks = [tick_text(label, special) for label, special in zip(labels, item["special"], strict=True)]
         axis = dict(tickmode="array", tickvals=labels, ticktext=ticks, tickfont=dict(size=font_size))
-        figure.update_xaxes(title_text="attended to", tickangle=-45, **axis, row=1, col=column)
-        figure.update_yaxes(title_text="attending", autorange="reversed", **axis, row=1, col=column)
+        figure.update_xaxes(title_text=say("attended to"), tickangle=-45, **axis, row=1, col=column)
+        figure.update_yaxes(title_text=say("attending"), autorange="reversed", **axis, row=1, col=column)
         if item["focus"]:
             for position in item["focus"]["positions"]:
                 figure.add_shape(

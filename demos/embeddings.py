@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
-from demos.messages import phrase
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -309,8 +309,8 @@ def embeddings(
     with tab.model(model_id, progress) as served:
         found = served.run(contextual_similarities, word, lines, layer)
     labels = heatmap_labels(word, lines)
-    layer_name = "the embedding layer's output" if found["layer"] == 0 else f"layer {found['layer']}"
-    title = f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})"
+    layer_name = phrase("the embedding layer's output") if found["layer"] == 0 else phrase(f"layer {found['layer']}")
+    title = say(f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})")
     result = {
         "word": word,
         "layer": found["layer"],

@@ -9,8 +9,14 @@ The code stays plain English: an error is raised, and a status line written, in 
 as the code writes it, each `{...}` field holding the f-string's expression as `ast.unparse` spells it, for example
 `"{name} must be a whole number from {low} to {high}; got {value!r}."`. `translated(text, language)` finds the
 template the finished English text was made from and puts the same field values into the translation. A field value
-that is itself a catalogued phrase ("The sentence to compare with") is translated too. A text no template matches
-stays English, and tests/test_messages.py names every request-time string in the code that has no translation.
+that the code made with `phrase(...)` ("The sentence to compare with") is translated too; what a visitor typed
+never is. A text no template matches stays English.
+
+A new request-time string: write it in English where it is made, as a `UserError` (or `gr.Error`), a progress
+`desc=`, or inside `say(...)` (a piece of text that goes into another message as a field: `phrase(...)`);
+tests/test_messages.py then fails naming its template, which goes into the catalogue with its Spanish, every
+`{...}` field kept as it is. A changed English string is a new template: the test names it, and the old one as
+unused.
 
 Where it happens: `demos/common.py` translates `UserError`s and `gr.Error`s as they become the visitor's message,
 `served_by` and `report_loading` their lines; any other request-time text goes through `say(text)`. shared/ never
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -145,12 +152,13 @@ def translated(text: str, language: str) -> str:
 
 
 def translated_phrase(text: str, language: str) -> str:
-    """A field's value translated when it is a catalogued phrase, also capitalised at the start of a message
-    ("Sentence A" as "sentence A" is catalogued)."""
-    if (out := translated(text, language)) != text or not text[:1].isupper():
-        return out
+    """A field's value translated when the code made it with `phrase` (what a visitor typed never is), also
+    capitalised at the start of a message ("Sentence A" from `phrase("sentence A")`)."""
+    if text in PHRASES:
+        return translated(text, language)
     lowered = text[:1].lower() + text[1:]
-    if (out := translated(lowered, language)) != lowered:
+    if text[:1].isupper() and lowered in PHRASES:
+        out = translated(lowered, language)
         return out[:1].upper() + out[1:]
     return text
 
@@ -160,7 +168,18 @@ def say(text: str) -> str:
     return translated(text, request_language())
 
 
+# The phrases the code made lately, most recent last: bounded, as some hold numbers ("3 overlapping windows").
+PHRASES: dict[str, None] = {}
+MAX_PHRASES = 4096
+PHRASES_LOCK = threading.Lock()
+
+
 def phrase(text: str) -> str:
-    """`text` as it is: marks a phrase that goes into another message as a field (translated with it), so that
-    the test of the catalogue finds it."""
+    """`text` as it is, marked as a phrase that goes into another message as a field: translated with that
+    message (a field's value is translated only when it is such a phrase), and found by the catalogue's test."""
+    with PHRASES_LOCK:
+        PHRASES.pop(text, None)
+        PHRASES[text] = None
+        while len(PHRASES) > MAX_PHRASES:
+            PHRASES.pop(next(iter(PHRASES)))
     return text

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+import demos  # noqa: F401 (the tabs mark their phrases as they are imported)
 from demos import messages
 from demos.messages import Template, translated
 
@@ -140,6 +141,12 @@ def test_a_phrase_inside_a_message_is_translated_with_it():
     assert capitalised.startswith("Sentence B")  # no template made this cut text: it stays as it is
     whole = "Sentence B is 90 tokens long (special tokens included); the limit is 64, so the heatmap stays readable."
     assert translated(whole + " Shorten it.", "es").startswith("F" + translated("sentence B", "es")[1:] + " ")
+
+
+def test_what_a_visitor_typed_is_never_translated():
+    english = "“predicted” is not a word of “The cat sat.”. Type a word that appears in every sentence."
+    assert translated("predicted", "es") != "predicted"  # a caption of the evaluation chart
+    assert translated(english, "es").startswith("«predicted» ")
 
 
 def test_a_text_no_template_made_stays_as_it_is():
