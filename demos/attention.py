@@ -14,6 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, no_bars, tab_intro, user_errors
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -44,12 +45,15 @@ EXAMPLES = [
 ]
 
 
+SENTENCE_NAMES = (phrase("sentence A"), phrase("sentence B"))  # go into messages
+
+
 def sentence_name(name: str) -> str:
     """A sentence's name at the start of a message: "Sentence A" (`str.capitalize` would give "Sentence a")."""
     return name[:1].upper() + name[1:]
 
 
-def check_sentence(text: str | None, name: str = "sentence A") -> str:
+def check_sentence(text: str | None, name: str = SENTENCE_NAMES[0]) -> str:
     text = (text or "").strip()
     if not text:
         raise UserError(f"Type {name}.")
@@ -75,8 +79,9 @@ def check_layer_and_head(
     layer: object, head: object, num_layers: int, num_heads: int, model: str = "This model"
 ) -> tuple[int, int]:
     """1-based layer and head, each 0 for the average over all of them, within the model's counts."""
-    layer = whole_number(f"The layer ({model} has {num_layers} layers; 0 averages them)", layer, 0, num_layers)
-    head = whole_number(f"The head ({model} has {num_heads} heads per layer; 0 averages them)", head, 0, num_heads)
+    layer = whole_number(phrase(f"The layer ({model} has {num_layers} layers; 0 averages them)"), layer, 0, num_layers)
+    head_name = phrase(f"The head ({model} has {num_heads} heads per layer; 0 averages them)")
+    head = whole_number(head_name, head, 0, num_heads)
     return layer, head
 
 
@@ -144,8 +149,10 @@ def tick_text(label: str, special: bool) -> str:
 
 
 def choice_name(layer: int, head: int, num_layers: int, num_heads: int) -> str:
-    layer_name = f"average of all {num_layers} layers" if layer == AVERAGE else f"layer {layer} of {num_layers}"
-    head_name = f"average of all {num_heads} heads" if head == AVERAGE else f"head {head} of {num_heads}"
+    layer_name = (
+        say(f"average of all {num_layers} layers") if layer == AVERAGE else say(f"layer {layer} of {num_layers}")
+    )
+    head_name = say(f"average of all {num_heads} heads") if head == AVERAGE else say(f"head {head} of {num_heads}")
     return f"{layer_name}, {head_name}"
 
 
@@ -177,8 +184,8 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
         )
         ticks = [tick_text(label, special) for label, special in zip(labels, item["special"], strict=True)]
         axis = dict(tickmode="array", tickvals=labels, ticktext=ticks, tickfont=dict(size=font_size))
-        figure.update_xaxes(title_text="attended to", tickangle=-45, **axis, row=1, col=column)
-        figure.update_yaxes(title_text="attending", autorange="reversed", **axis, row=1, col=column)
+        figure.update_xaxes(title_text=say("attended to"), tickangle=-45, **axis, row=1, col=column)
+        figure.update_yaxes(title_text=say("attending"), autorange="reversed", **axis, row=1, col=column)
         if item["focus"]:
             for position in item["focus"]["positions"]:
                 figure.add_shape(
@@ -308,9 +315,9 @@ def attention(
     attending token, columns = attended token); a bar chart of where the focus word looks in each sentence (its
     rows under `value`, in order under `sort`; None without a focus word); the numbers as JSON (`sentences[i]`:
     tokens, labels, special, matrix rounded to 4 digits, focus: word, positions, row); and a status line."""
-    texts = [check_sentence(sentence, "sentence A")]
+    texts = [check_sentence(sentence, SENTENCE_NAMES[0])]
     if (second_sentence or "").strip():
-        texts.append(check_sentence(second_sentence, "sentence B"))
+        texts.append(check_sentence(second_sentence, SENTENCE_NAMES[1]))
     focus_word = check_focus_word(focus_word)
     with tab.model(model_id, progress) as served:
         numbers = served.run(look_inside, served.model_id, texts, focus_word, layer, head)

@@ -19,13 +19,14 @@ import torch
 from plotly.subplots import make_subplots
 
 from demos.common import model_dropdown, tab_intro, user_errors
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import MAX_STEPS_SENTENCE_CHARS, MAX_STEPS_TOKENS, MAX_STEPS_WORD_CHARS
 from shared.loading import ModelBundle, ModelLoader
 from shared.model_choices import ModelChoice
 
-SENTENCE_NAMES = ("sentence 1", "sentence 2")
+SENTENCE_NAMES = (phrase("sentence 1"), phrase("sentence 2"))  # go into messages
 STEP_TITLES = ("1. scores: q·k", "2. scaled: ÷ √d", "3. softmax of each row")
 SENTENCE_COLOURS = ("#2563eb", "#dc2626")
 DIGITS = 4
@@ -288,7 +289,7 @@ def pca_figure(points: list[dict[str, Any]], word: str) -> go.Figure:
                 opacity=1 if start["followed"] else 0.35,
             )
     figure.update_layout(
-        title=dict(text=f"Where the words move (bold arrow: “{word}”), 2-D PCA", x=0.5),
+        title=dict(text=say(f"Where the words move (bold arrow: “{word}”), 2-D PCA"), x=0.5),
         height=520,
         margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(orientation="h"),

@@ -18,6 +18,7 @@ from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client.utils import is_http_url_like
 from PIL import Image, UnidentifiedImageError
 
+from demos.messages import say
 from shared.backends import ModelRequest, ServedModel
 from shared.bundled import bundled_directory
 from shared.errors import UserError
@@ -41,13 +42,14 @@ STAND_IN_WARNING = (
 
 def internal_error(fn_name: str) -> gr.Error:
     return gr.Error(
-        f"Something went wrong on the server in {fn_name}; it has been logged. Try again.", print_exception=False
+        say(f"Something went wrong on the server in {fn_name}; it has been logged. Try again."), print_exception=False
     )
 
 
 def shown_error(message: str) -> gr.Error:
-    """A `gr.Error` for something the visitor can fix: Gradio shows it, and does not print its traceback."""
-    return gr.Error(message, print_exception=False)
+    """A `gr.Error` for something the visitor can fix, in the visitor's language: Gradio shows it, and does not
+    print its traceback."""
+    return gr.Error(say(message), print_exception=False)
 
 
 @contextmanager
@@ -59,6 +61,7 @@ def shown_as_gr_errors(fn_name: str) -> Iterator[None]:
     except gr.Error as error:
         error.print_exception = False
         logger.info("%s refused a request: %s", fn_name, error.message)
+        error.message = say(error.message)
         raise
     except UserError as error:
         logger.info("%s refused a request: %s", fn_name, error)
@@ -93,13 +96,13 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def served_by(loaded: LoadedModel | ServedModel, seconds: float, batch_requests: int = 1) -> str:
     """One line under every answer: which model and device served it (and which Ray Serve replica, on Ray), and how
     long it took (and, for batched endpoints, with how many concurrent requests it shared its forward pass)."""
-    line = f"Served by `{loaded.model_id}` on **{loaded.device}** ({loaded.precision}) in {seconds:.2f} s"
+    line = say(f"Served by `{loaded.model_id}` on **{loaded.device}** ({loaded.precision}) in {seconds:.2f} s")
     if where := getattr(loaded, "where", ""):
         line += f" · {where}"
     if batch_requests > 1:
-        line += f" · batched with {batch_requests - 1} other request{'s' if batch_requests > 2 else ''}"
+        line += say(f" · batched with {batch_requests - 1} other request{'s' if batch_requests > 2 else ''}")
     if loaded.stand_in:
-        line += " · ⚠️ stand-in with random weights: the output is meaningless"
+        line += say(" · ⚠️ stand-in with random weights: the output is meaningless")
     return line
 
 
@@ -166,8 +169,9 @@ def report_loading(
     if not loaded:
         progress(
             0,
-            desc=f"Loading model {choice.model_id}… (first use: downloading it if needed, moving it to "
-            f"{runtime.device})",
+            desc=say(
+                f"Loading model {choice.model_id}… (first use: downloading it if needed, moving it to {runtime.device})"
+            ),
         )
 
 

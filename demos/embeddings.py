@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -118,7 +119,7 @@ def check_layer(layer: float | None, num_layers: int) -> int:
     """The index into `hidden_states` (0 = embedding layer output, `num_layers` = last); -1 also means the last."""
     if layer is None:
         return num_layers
-    name = f"This model has {num_layers} layers: the layer (−1 for the last)"
+    name = phrase(f"This model has {num_layers} layers: the layer (−1 for the last)")
     index = whole_number(name, layer, LAST_LAYER, num_layers)
     return num_layers if index == LAST_LAYER else index
 
@@ -308,8 +309,8 @@ def embeddings(
     with tab.model(model_id, progress) as served:
         found = served.run(contextual_similarities, word, lines, layer)
     labels = heatmap_labels(word, lines)
-    layer_name = "the embedding layer's output" if found["layer"] == 0 else f"layer {found['layer']}"
-    title = f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})"
+    layer_name = phrase("the embedding layer's output") if found["layer"] == 0 else phrase(f"layer {found['layer']}")
+    title = say(f"Cosine similarity of “{word}” at {layer_name} (of {found['num_layers']})")
     result = {
         "word": word,
         "layer": found["layer"],

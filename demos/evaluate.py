@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from demos.common import model_dropdown, tab_intro, user_errors
+from demos.messages import say
 from demos.tab import Demo, Served, Tab
 from shared.batching import run_pipeline
 from shared.downloads import new_download_folder
@@ -95,10 +96,10 @@ def confusion_figure(metrics: dict[str, Any]) -> go.Figure:
             hovertemplate="label <b>%{y}</b>, predicted <b>%{x}</b>: %{z} rows<extra></extra>",
         )
     )
-    figure.update_xaxes(title_text="predicted", type="category")
-    figure.update_yaxes(title_text="label (yours)", autorange="reversed", type="category")
+    figure.update_xaxes(title_text=say("predicted"), type="category")
+    figure.update_yaxes(title_text=say("label (yours)"), autorange="reversed", type="category")
     figure.update_layout(
-        title=dict(text=f"Confusion matrix: {metrics['correct']} of {metrics['n']} right", x=0.5),
+        title=dict(text=say(f"Confusion matrix: {metrics['correct']} of {metrics['n']} right"), x=0.5),
         height=max(360, 120 + 60 * len(labels)),
         margin=dict(l=10, r=10, t=60, b=10),
     )

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import DEFAULT_FILLERS, MAX_FILLERS, MAX_SENTENCE_CHARS, whole_number
@@ -27,7 +28,7 @@ from shared.model_choices import ModelChoice
 # How a visitor may write the blank, whatever the model; each becomes the model's own mask token.
 MASK_SPELLINGS = re.compile(r"\[mask\]|<mask>|_{3,}", re.IGNORECASE)
 CANONICAL_MASK = "[MASK]"
-WHICH_SENTENCE = ("The sentence", "The sentence to compare with")
+WHICH_SENTENCE = (phrase("The sentence"), phrase("The sentence to compare with"))  # go into messages
 LEGEND_CHARS = 40
 TABLE_HEADERS = ["sentence", "rank", "token", "token id", "probability", "filled sentence"]
 EXAMPLES = [
@@ -261,7 +262,7 @@ def fill_mask(
     labels = sentence_labels(sentences)
     with tab.model(model_id, progress) as served:
         mask_token, results = served.run(fill_blanks_as_written, sentences, top_k, served.model_id)
-    status = f"Blank written as `{mask_token}` for this model. " + served.status()
+    status = say(f"Blank written as `{mask_token}` for this model. ") + served.status()
     frame = chart_frame(labels, results)
     # The bars in the frame's order: `drawn_in_data_order` sets the chart's x order once the data is in.
     return gr.BarPlot(value=frame), table_rows(labels, results), status

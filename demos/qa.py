@@ -15,6 +15,7 @@ import torch
 from transformers import BatchEncoding
 
 from demos.common import model_dropdown, tab_intro, user_errors
+from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import (
@@ -283,12 +284,12 @@ def table_rows(answers: list[Answer]) -> list[list]:
 
 
 def reading_note(found: FoundAnswers) -> str:
-    windows = "1 window" if found.windows == 1 else f"{found.windows} overlapping windows"
-    note = f"Read the context in {windows} of up to {found.window_tokens} tokens."
+    windows = phrase("1 window") if found.windows == 1 else phrase(f"{found.windows} overlapping windows")
+    note = say(f"Read the context in {windows} of up to {found.window_tokens} tokens.")
     if not found.answers:
-        return note + " No span of the context could be an answer."
+        return note + say(" No span of the context could be an answer.")
     if found.answers[0].no_answer:
-        return note + " **No answer:** the model finds that the context does not answer the question."
+        return note + say(" **No answer:** the model finds that the context does not answer the question.")
     return note
 
 
@@ -317,8 +318,8 @@ def qa(
     """Find the span of the context that answers the question: the context with the answer highlighted, its
     score, the top_k answers with character offsets, and a status line."""
     question, context = check_question_and_context(question, context)
-    top_k = whole_number("The number of answers (top_k)", top_k, 1, MAX_TOP_K_ANSWERS)
-    max_answer_len = whole_number("The longest answer (max_answer_len)", max_answer_len, 1, MAX_ANSWER_TOKENS)
+    top_k = whole_number(phrase("The number of answers (top_k)"), top_k, 1, MAX_TOP_K_ANSWERS)
+    max_answer_len = whole_number(phrase("The longest answer (max_answer_len)"), max_answer_len, 1, MAX_ANSWER_TOKENS)
     with tab.model(model_id, progress) as served:
         allow_no_answer = bool(handle_impossible_answer) or served.model_id in NO_ANSWER_MODELS
         found = served.remember(

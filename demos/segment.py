@@ -16,6 +16,7 @@ from gradio.data_classes import FileData
 from PIL import Image, ImageOps
 
 from demos.common import check_image_pixels, model_dropdown, photo_upload, tab_intro, user_errors
+from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.detr_panoptic import Segment, find_segments
 from shared.errors import UserError
@@ -101,8 +102,8 @@ def quick_mask_layers(component: gr.AnnotatedImage) -> gr.AnnotatedImage:
 
 def status_line(segments: list[Segment], threshold: float, served: str) -> str:
     if not segments:
-        return f"No segment scored above threshold {threshold:g}; lower it to see more. {served}"
-    return f"{len(segments)} segments. {served}"
+        return say(f"No segment scored above threshold {threshold:g}; lower it to see more. {served}")
+    return say(f"{len(segments)} segments. {served}")
 
 
 @user_errors

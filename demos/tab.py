@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from demos.common import report_loading, served_by
+from demos.messages import say
 from shared.backends import HeldModel, LocalModel, ModelRequest, Operation, ServedModel
 from shared.loading import Loader
 from shared.model_cache import LoadedModel
@@ -139,7 +140,7 @@ class Served:
     def status(self, batch_requests: int = 1) -> str:
         """The line under every answer: which model and device served it (and where), and how long it took."""
         if self.cached:
-            return f"{served_by(self.info, self.elapsed())} · cached"
+            return served_by(self.info, self.elapsed()) + say(" · cached")
         return served_by(self.info, self.elapsed(), batch_requests)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from demos.common import tab_intro, user_errors
+from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import MAX_DECODE_IDS, MAX_TEXT_CHARS, MAX_TOKENIZED_CHARS, MAX_TOKENIZERS
@@ -258,7 +259,7 @@ def highlight_slot(model_id: str, text: str, tokenization: dict[str, Any]) -> gr
     spans, colours = highlighted_tokens(text, tokenization)
     counts = tokenization["counts"]
     tokens = counts["tokens"] - counts["special_tokens"]
-    label = (
+    label = say(
         f"{model_id} · {tokenization['algorithm']} · {tokens} token{'s' if tokens != 1 else ''}"
         f" + {counts['special_tokens']} special"
     )

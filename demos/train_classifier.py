@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from demos.common import model_dropdown, tab_intro, user_errors
+from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.labelled_data import parse_label_lines, read_table, require_column
@@ -143,9 +144,9 @@ def scatter_figure(points: np.ndarray, labels: list[str], sentences: list[str], 
             )
         )
     figure.update_layout(
-        title=dict(text="The sentence vectors in 2-D (PCA), coloured by label", x=0.5),
-        xaxis_title=f"component 1 ({variance[0]:.0%} of the variance)",
-        yaxis_title=f"component 2 ({variance[1]:.0%})",
+        title=dict(text=say("The sentence vectors in 2-D (PCA), coloured by label"), x=0.5),
+        xaxis_title=say(f"component 1 ({variance[0]:.0%} of the variance)"),
+        yaxis_title=say(f"component 2 ({variance[1]:.0%})"),
         height=480,
         margin=dict(l=10, r=10, t=60, b=10),
     )

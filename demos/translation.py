@@ -6,7 +6,7 @@ language's text and the browser shows the one it prefers, English otherwise.
 The catalogues (`demos/translations/<language>.json`) map the exact English text to its translation, so a tab module
 stays plain English and a changed string simply shows in English until the catalogue follows (the test in
 tests/test_translation.py names it). Choice *values*, which the API sends, never change; nor do input defaults.
-Strings made while answering a request (status lines, errors) stay English.
+Strings made while answering a request (status lines, errors) are translated on the server: demos/messages.py.
 """
 
 from __future__ import annotations

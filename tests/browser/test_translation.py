@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.tabs import open_tab, tab_names
@@ -55,3 +57,26 @@ def test_an_english_browser_keeps_the_page_in_english(page_in):
     expect(panel.get_by_role("combobox", name="Model", exact=True)).to_be_visible()
     panel = open_tab(page, "Text generation")
     expect(panel.get_by_role("radio", name="beam search")).to_be_visible()
+
+
+def test_a_spanish_browser_gets_status_lines_and_errors_in_spanish(page_in):
+    page = page_in("es-ES", "Sentimiento")
+    panel = open_tab(page, "Sentimiento")
+    panel.get_by_label("Texto").first.fill("Me encantó esta película.")
+    panel.get_by_role("button", name="Clasificar").click()
+    expect(panel.get_by_text(re.compile(r"Servido por \S+ en cpu"))).to_be_visible(timeout=60_000)
+    assert "Served by" not in panel.inner_text()
+    panel.get_by_label("Texto").first.fill("")
+    panel.get_by_role("button", name="Clasificar").click()
+    expect(page.get_by_text("Escribe un texto que clasificar (un texto por línea si son varios).")).to_be_visible()
+
+
+def test_an_english_browser_gets_status_lines_and_errors_in_english(page_in):
+    page = page_in("en-US", "Sentiment")
+    panel = open_tab(page, "Sentiment")
+    panel.get_by_label("Text").first.fill("I loved this film.")
+    panel.get_by_role("button", name="Classify").click()
+    expect(panel.get_by_text(re.compile(r"Served by \S+ on cpu"))).to_be_visible(timeout=60_000)
+    panel.get_by_label("Text").first.fill("")
+    panel.get_by_role("button", name="Classify").click()
+    expect(page.get_by_text("Type some text to classify (one text per line for several).")).to_be_visible()
