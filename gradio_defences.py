@@ -1,5 +1,6 @@
 """The defences that need Gradio's insides, installed by `app.launch`: a private temp folder per app, the login page
-without the API description, every API value checked for its kind before Gradio reads it, and a fair queue. Fair
+without the API description, every API value checked for its kind before Gradio reads it, output files written whole,
+and a fair queue. Fair
 means one client (a session, and an address) holds only a few places across all endpoints, one endpoint cannot take
 the whole queue, and a job nobody reads is dropped within seconds (Gradio would run it to the end). The plain-HTTP
 defences are in `shared/web_defences.py`."""
@@ -23,10 +24,12 @@ from typing import Any
 
 import gradio as gr
 from fastapi import HTTPException
+from gradio import processing_utils
 from gradio.server_messages import ProcessCompletedMessage
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
+from shared.downloads import write_whole
 from shared.limits import MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.settings import Settings
 from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, is_loopback
@@ -58,6 +61,28 @@ def private_temp_folder() -> Path:
             if hasattr(module := sys.modules.get(name), "DEFAULT_TEMP_DIR"):
                 module.DEFAULT_TEMP_DIR = str(_temp_folder)
     return _temp_folder
+
+
+def whole_cache_writes() -> None:
+    """Gradio writes an image or bytes output in place, in a folder named by the contents' hash: answers with the
+    same picture rewrite the same file, and a visitor downloading it meanwhile got it cut short (a lost /segment
+    answer in the load test). Here such files are written under another name and renamed into place."""
+
+    def save_pil_to_cache(img: Any, cache_dir: str, name: str = "image", format: str = "webp") -> str:  # noqa: A002
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        return str(write_whole(folder / f"{name}.{format}", data).resolve())
+
+    def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        if not Path(file_name).suffix:
+            file_name += processing_utils.detect_audio_format(data)
+        return str(write_whole(folder / Path(file_name).name, data).resolve())
+
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+    processing_utils.save_bytes_to_cache = save_bytes_to_cache
 
 
 def is_logged_in(blocks: gr.Blocks, scope: Scope) -> bool:
@@ -305,6 +330,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
     /openapi.json (every route, readable before login) is switched off."""
     fair_queue = FairQueue(blocks, settings.max_queued_per_client)
     check_inputs(blocks)
+    whole_cache_writes()
     folder = private_temp_folder()
     return {
         "openapi_url": None,

@@ -1,12 +1,14 @@
 """One hostile client among honest ones, against an app that trusts loopback as its proxy so that each test client can
 pose as its own address with X-Forwarded-For: unread jobs are dropped, one client holds only a few places in the
 queue, a flood of one endpoint leaves the others answering, uploads stay within a per-client budget, and framing is
-allowed to the sites the operator names. Loopback only, bounded in count and time."""
+allowed to the sites the operator names; a flood of uploads never deletes an honest visitor's upload before it is
+used. Loopback only, bounded in count and time."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,8 @@ from gradio_defences import UNREAD_MESSAGE
 from shared.limits import DEFAULT_MAX_QUEUED_PER_CLIENT, MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.runtime import Runtime
 from tests.helpers import final_event, served, stand_in_settings
+
+PHOTO = Path(__file__).resolve().parent.parent / "demos" / "examples" / "coffee.jpg"
 
 COURSE = "https://course.example.org"
 SLOW_GENERATION = {"prompt": "Once upon a time", "max_new_tokens": 512}
@@ -144,3 +148,30 @@ def test_framing_is_allowed_to_the_sites_the_operator_names(proxied_url):
     page = httpx.get(proxied_url.removesuffix("gradio_api"), timeout=30)
     assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {COURSE}"
     assert "x-frame-options" not in page.headers
+
+
+def test_a_flood_of_uploads_never_deletes_an_honest_visitors_upload_before_it_is_used(cache_dir):
+    """The upload folder keeps 3 MB of uploads; an honest visitor uploads a photo, then other addresses upload 1 MB
+    files past that: once the folder is full they are refused (507 with Retry-After) instead of making room by
+    deleting the photo, which is then served and segmented."""
+    settings = stand_in_settings(cache_dir, trusted_proxies=("127.0.0.1",), upload_folder_mb=3)
+    with served(Runtime(settings)) as (url, _):
+        base = f"{url}gradio_api"
+        with PHOTO.open("rb") as photo:
+            files = {"files": ("coffee.jpg", photo)}
+            upload = httpx.post(f"{base}/upload", files=files, headers=posing_as("198.51.100.70"), timeout=30)
+        assert upload.status_code == 200
+        honest_path = upload.json()[0]
+
+        def junk(n: int) -> httpx.Response:
+            files = {"files": (f"junk{n}.png", b"\x89PNG\r\n\x1a\n" + bytes([n]) * 2**20)}
+            return httpx.post(f"{base}/upload", files=files, headers=posing_as(f"203.0.113.{70 + n}"), timeout=30)
+
+        statuses = [junk(n).status_code for n in range(5)]
+        assert httpx.get(f"{base}/file={honest_path}", timeout=30).content == PHOTO.read_bytes()
+        assert statuses == [200, 200, 507, 507, 507], statuses
+        refused = junk(9)
+        assert "folder for uploads is full" in refused.text and int(refused.headers["Retry-After"]) > 500
+        image = {"path": honest_path, "meta": {"_type": "gradio.FileData"}}
+        response = post(base, "segment", "198.51.100.70", image=image)
+        assert read(base, "segment", response.json()["event_id"], "198.51.100.70")[0] == "complete"
