@@ -32,7 +32,7 @@ from starlette.requests import Request
 from shared.downloads import write_whole
 from shared.limits import MAX_QUEUED_PER_ENDPOINT, UNREAD_JOB_GRACE_SECONDS
 from shared.settings import Settings
-from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, is_loopback
+from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, drain, is_loopback, refuse
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,32 @@ class LoginPageWithoutApi:
                     await send({"type": "http.response.body", "body": html if scope["method"] == "GET" else b""})
 
         await self.app(scope, receive, rewrite_html)
+
+
+# Gradio routes that answer without a login even when the app has one: MCP (tool list, schema and calls), cancelling
+# and resetting events, heartbeats (an open stream each), streamed inputs and run history.
+ROUTES_GRADIO_LEAVES_OPEN = re.compile(
+    r"^/gradio_api/(?:mcp(?:/|$)|cancel/?$|reset/?$|heartbeat/|stream/|run-history/)"
+)
+
+
+class ApiBehindLogin:
+    """With a login, the Gradio routes that skip Gradio's own login check answer 401 before login too."""
+
+    def __init__(self, app: ASGIApp, blocks: gr.Blocks) -> None:
+        self.app = app
+        self.blocks = blocks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and ROUTES_GRADIO_LEAVES_OPEN.match(scope.get("path", ""))
+            and not is_logged_in(self.blocks, scope)
+        ):
+            await drain(receive)
+            await refuse(send, 401, "Not authenticated: log in first (the login cookie is needed here too).")
+            return
+        await self.app(scope, receive, send)
 
 
 class FairQueue:
@@ -342,6 +368,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
                 extra_hosts=lambda: share_hosts(blocks),
             ),
             Middleware(LoginPageWithoutApi, blocks=blocks),
+            Middleware(ApiBehindLogin, blocks=blocks),
             Middleware(fair_queue.middleware),
         ],
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -50,6 +52,13 @@ def read(base: str, api_name: str, event_id: str, address: str, timeout: float =
         return final_event(stream.iter_lines())
 
 
+def all_at_once(send: Callable[[int], httpx.Response], count: int) -> list[httpx.Response]:
+    """`count` requests sent together, so that all arrive within the grace an unread job gets (sent one after the
+    other on a busy machine, the first were dropped before the last came)."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(send, range(count)))
+
+
 def answered(base: str, api_name: str, address: str, **kwargs) -> bool:
     response = post(base, api_name, address, **kwargs)
     if response.status_code != 200:
@@ -70,12 +79,10 @@ def test_a_job_nobody_reads_is_dropped_and_a_late_reader_is_told_why(proxied_url
 
 def test_one_client_holds_only_a_few_places_and_gets_them_back_when_its_jobs_are_dropped(proxied_url):
     hostile = "203.0.113.2"
-    responses = [
-        post(proxied_url, "generate", hostile, **SLOW_GENERATION) for _ in range(DEFAULT_MAX_QUEUED_PER_CLIENT + 3)
-    ]
-    statuses = [response.status_code for response in responses]
-    assert statuses == [200] * DEFAULT_MAX_QUEUED_PER_CLIENT + [429] * 3
-    refusal = responses[-1]
+    responses = all_at_once(lambda _: post(proxied_url, "generate", hostile, **SLOW_GENERATION), 9)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * DEFAULT_MAX_QUEUED_PER_CLIENT + [429] * (9 - DEFAULT_MAX_QUEUED_PER_CLIENT)
+    refusal = next(response for response in responses if response.status_code == 429)
     assert "waiting or running" in refusal.text and int(refusal.headers["Retry-After"]) > 0
     # Another client, and other endpoints, are served meanwhile.
     assert answered(proxied_url, "sentiment", "198.51.100.2", text="A fine day.")
@@ -124,7 +131,7 @@ def test_a_flood_of_unread_jobs_from_many_addresses_leaves_honest_clients_answer
 
 
 def test_the_generation_queue_takes_at_most_its_share(proxied_url):
-    statuses = [post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION) for n in range(24)]
+    statuses = all_at_once(lambda n: post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION), 24)
     refused = [response for response in statuses if response.status_code == 503]
     assert refused and f"{MAX_QUEUED_PER_ENDPOINT} requests waiting" in refused[0].text
     assert answered(proxied_url, "sentiment", "198.51.100.9", text="Still answering.")
@@ -144,10 +151,40 @@ def test_uploads_stay_within_a_per_client_budget(proxied_url):
     assert upload("198.51.100.60").status_code == 200
 
 
+def test_one_session_holds_only_a_few_places(proxied_url):
+    """From loopback (this machine, no proxy in between) clients are told apart by session: one session's joins
+    past its places are refused, another session is served."""
+    config = httpx.get(proxied_url.removesuffix("gradio_api") + "config", timeout=30).json()
+    fn_index = next(fn["id"] for fn in config["dependencies"] if fn.get("api_name") == "system")
+
+    def join(session_hash: str) -> httpx.Response:
+        body = {"data": [], "fn_index": fn_index, "session_hash": session_hash, "event_data": None}
+        return httpx.post(f"{proxied_url}/queue/join", json=body, timeout=30)
+
+    statuses = [join("one-session").status_code for _ in range(DEFAULT_MAX_QUEUED_PER_CLIENT + 2)]
+    assert statuses == [200] * DEFAULT_MAX_QUEUED_PER_CLIENT + [429] * 2
+    assert "This session already has" in join("one-session").text
+    assert join("another-session").status_code == 200
+
+
+def test_an_upload_that_does_not_say_its_size_is_refused(proxied_url):
+    def chunks():
+        yield b"--b\r\nContent-Disposition: form-data; name=files; filename=p.png\r\n\r\n\x89PNG\r\n\x1a\n"
+        yield b"\r\n--b--\r\n"
+
+    headers = {"Content-Type": "multipart/form-data; boundary=b", **posing_as("203.0.113.61")}
+    response = httpx.post(f"{proxied_url}/upload", content=chunks(), headers=headers, timeout=30)
+    assert response.status_code == 411 and "Content-Length" in response.text
+
+
 def test_framing_is_allowed_to_the_sites_the_operator_names(proxied_url):
     page = httpx.get(proxied_url.removesuffix("gradio_api"), timeout=30)
     assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {COURSE}"
     assert "x-frame-options" not in page.headers
+    # A page of that site embeds the app, so its posts pass; another site's do not.
+    for origin, status in [(COURSE, 200), ("https://elsewhere.example.org", 403)]:
+        job = httpx.post(f"{proxied_url}/call/v2/system", json={}, headers={"Origin": origin}, timeout=30)
+        assert job.status_code == status
 
 
 def test_a_flood_of_uploads_never_deletes_an_honest_visitors_upload_before_it_is_used(cache_dir):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from gradio_defences import web_policy
+from shared.settings import Settings
 from shared.web_defences import (
     FIRST_LOCKOUT_SECONDS,
     FORGET_FAILURES_AFTER_SECONDS,
@@ -136,3 +138,9 @@ def test_making_room_spares_recent_uploads_and_says_how_long_to_wait(tmp_path):
     assert uploads.make_room(50, now) == (0.0, [])
     (tmp_path / "waiting").unlink()  # Gradio aged it out: it no longer counts
     assert uploads.make_room(100, now) == (0.0, [])
+
+
+def test_a_share_link_trusts_its_own_tunnel_to_name_each_visitor():
+    """Gradio's share tunnel connects from this machine and names the visitor in X-Forwarded-For."""
+    assert {"127.0.0.1", "::1"} <= set(web_policy(Settings(share=True)).trusted_proxies)
+    assert web_policy(Settings()).trusted_proxies == ()
