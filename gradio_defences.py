@@ -1,9 +1,9 @@
 """The defences that need Gradio's insides, installed by `app.launch`: a private temp folder per app, the login page
-without the API description, every API value checked for its kind before Gradio reads it, and a fair queue. Fair
-means one client (a session, and an address) holds only a few places across all endpoints, each endpoint holds as
-many requests as it serves within the target wait (from its measured service times, `shared/queue_bounds.py`), a
-refused request is told when to come back (Retry-After), and a job nobody reads is dropped within seconds (Gradio
-would run it to the end). The plain-HTTP defences are in `shared/web_defences.py`."""
+without the API description, every API value checked for its kind before Gradio reads it, output files written
+whole, and a fair queue. Fair means one client (a session, and an address) holds only a few places across all
+endpoints, each endpoint holds as many requests as it serves within the target wait (from its measured service
+times, `shared/queue_bounds.py`), a refused request is told when to come back (Retry-After), and a job nobody reads
+is dropped within seconds (Gradio would run it to the end). The plain-HTTP defences are in `shared/web_defences.py`."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from typing import Any
 
 import gradio as gr
 from fastapi import HTTPException
+from gradio import processing_utils
 from gradio.server_messages import ProcessCompletedMessage
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
+from shared.downloads import write_whole
 from shared.limits import MAX_QUEUED_REQUESTS, QUEUE_WAIT_SECONDS, UNREAD_JOB_GRACE_SECONDS
 from shared.queue_bounds import (
     ServiceTimes,
@@ -38,7 +40,7 @@ from shared.queue_bounds import (
     whole_seconds,
 )
 from shared.settings import Settings
-from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, is_loopback
+from shared.web_defences import ASGIApp, Receive, Scope, Send, WebDefences, WebPolicy, drain, is_loopback, refuse
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,28 @@ def private_temp_folder() -> Path:
             if hasattr(module := sys.modules.get(name), "DEFAULT_TEMP_DIR"):
                 module.DEFAULT_TEMP_DIR = str(_temp_folder)
     return _temp_folder
+
+
+def whole_cache_writes() -> None:
+    """Gradio writes an image or bytes output in place, in a folder named by the contents' hash: answers with the
+    same picture rewrite the same file, and a visitor downloading it meanwhile got it cut short (a lost /segment
+    answer in the load test). Here such files are written under another name and renamed into place."""
+
+    def save_pil_to_cache(img: Any, cache_dir: str, name: str = "image", format: str = "webp") -> str:  # noqa: A002
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        return str(write_whole(folder / f"{name}.{format}", data).resolve())
+
+    def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        if not Path(file_name).suffix:
+            file_name += processing_utils.detect_audio_format(data)
+        return str(write_whole(folder / Path(file_name).name, data).resolve())
+
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+    processing_utils.save_bytes_to_cache = save_bytes_to_cache
 
 
 def is_logged_in(blocks: gr.Blocks, scope: Scope) -> bool:
@@ -110,6 +134,32 @@ class LoginPageWithoutApi:
                     await send({"type": "http.response.body", "body": html if scope["method"] == "GET" else b""})
 
         await self.app(scope, receive, rewrite_html)
+
+
+# Gradio routes that answer without a login even when the app has one: MCP (tool list, schema and calls), cancelling
+# and resetting events, heartbeats (an open stream each), streamed inputs and run history.
+ROUTES_GRADIO_LEAVES_OPEN = re.compile(
+    r"^/gradio_api/(?:mcp(?:/|$)|cancel/?$|reset/?$|heartbeat/|stream/|run-history/)"
+)
+
+
+class ApiBehindLogin:
+    """With a login, the Gradio routes that skip Gradio's own login check answer 401 before login too."""
+
+    def __init__(self, app: ASGIApp, blocks: gr.Blocks) -> None:
+        self.app = app
+        self.blocks = blocks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and ROUTES_GRADIO_LEAVES_OPEN.match(scope.get("path", ""))
+            and not is_logged_in(self.blocks, scope)
+        ):
+            await drain(receive)
+            await refuse(send, 401, "Not authenticated: log in first (the login cookie is needed here too).")
+            return
+        await self.app(scope, receive, send)
 
 
 class FairQueue:
@@ -352,6 +402,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
     /openapi.json (every route, readable before login) is switched off."""
     fair_queue = FairQueue(blocks, settings.max_queued_per_client, settings.queue_wait_seconds)
     check_inputs(blocks)
+    whole_cache_writes()
     folder = private_temp_folder()
     return {
         "openapi_url": None,
@@ -363,6 +414,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
                 extra_hosts=lambda: share_hosts(blocks),
             ),
             Middleware(LoginPageWithoutApi, blocks=blocks),
+            Middleware(ApiBehindLogin, blocks=blocks),
             Middleware(fair_queue.middleware),
         ],
     }

@@ -19,6 +19,7 @@ from demos.common import check_image_pixels, model_dropdown, photo_upload, tab_i
 from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.detr_panoptic import Segment, find_segments
+from shared.downloads import write_whole
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_MB, number
 from shared.loading import ModelLoader
@@ -68,9 +69,7 @@ def cached_png(data: bytes, cache_dir: str) -> str:
     """Save as Gradio saves a component's images: in a folder of `cache_dir` named by the file's hash."""
     folder = Path(cache_dir) / processing_utils.hash_bytes(data)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "image.png"
-    path.write_bytes(data)
-    return str(path.resolve())
+    return str(write_whole(folder / "image.png", data).resolve())
 
 
 def quick_mask_layers(component: gr.AnnotatedImage) -> gr.AnnotatedImage:

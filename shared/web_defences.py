@@ -1,8 +1,9 @@
 """What the app's HTTP server does before any route sees a request, as one plain ASGI middleware (no Gradio): it
 finds the client's address (reading `X-Forwarded-For` only from proxies the operator trusts), refuses host names it
 does not serve and cross-origin form posts, adds the security headers, throttles failed logins per client, and keeps
-uploads to photos and tables within a per-client budget and a total budget for the upload folder. Each refusal is a
-status code with a one-line message saying what to do."""
+uploads to photos and tables within a per-client budget and a total budget for the upload folder (whose oldest
+uploads make room, never the recent ones a visitor may still need). Each refusal is a status code with a one-line
+message saying what to do."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ UPLOAD_WINDOW_SECONDS = 10 * 60
 DEFAULT_UPLOAD_MB_PER_CLIENT = 150  # in any UPLOAD_WINDOW_SECONDS
 MAX_UPLOADS_PER_CLIENT = 60  # upload requests in any UPLOAD_WINDOW_SECONDS
 DEFAULT_UPLOAD_FOLDER_MB = 1024
+# Uploads this young are never deleted to make room for others (their jobs may still wait in the queue); when only
+# such uploads are left, new uploads are refused until the oldest comes of age.
+SPARE_NEW_UPLOADS_SECONDS = 10 * 60
 
 # What uploads may be: the photos the segmentation tab reads, recognised by their first bytes, and the tables the
 # evaluation and training tabs read, by their names (those tabs check the contents with messages of their own; a
@@ -203,32 +207,40 @@ class UploadBudget:
         self.spent.setdefault(client, []).append((now, size))
 
 
-def prune_oldest(folder: Path, max_bytes: int, keep: Iterable[Path] = ()) -> list[Path]:
-    """Delete the least recently modified files under `folder` until it holds at most `max_bytes`; never the files
-    in `keep`. Returns what was deleted."""
-    keep = {path.resolve() for path in keep}
-    files = []
-    for path in folder.rglob("*"):
+@dataclass
+class UploadFolder:
+    """The uploads kept on disk, at most `max_bytes` of them: the oldest make room for a new one, but never one
+    uploaded in the last `spare_seconds` (its job may still be waiting in the queue). Only uploads count and go: the
+    app's answers and its examples' files are Gradio's to keep and to age out."""
+
+    max_bytes: int = DEFAULT_UPLOAD_FOLDER_MB * 2**20
+    spare_seconds: float = SPARE_NEW_UPLOADS_SECONDS
+    kept: dict[Path, tuple[float, int]] = field(default_factory=dict)  # path -> (time kept, size), oldest first
+
+    def add(self, path: Path, now: float) -> None:
         try:
-            if path.is_file() and not path.is_symlink():
-                stat = path.stat()
-                files.append((stat.st_mtime, stat.st_size, path))
+            size = path.stat().st_size
         except OSError:
-            continue
-    total = sum(size for _, size, _ in files)
-    deleted = []
-    for _, size, path in sorted(files, key=lambda item: item[0]):
-        if total <= max_bytes:
-            break
-        if path.resolve() in keep:
-            continue
-        try:
-            path.unlink()
-        except OSError:
-            continue
-        total -= size
-        deleted.append(path)
-    return deleted
+            return
+        self.kept.pop(path, None)  # the same contents again: Gradio keeps them once, in the same place
+        self.kept[path] = (now, size)
+
+    def make_room(self, needed: int, now: float) -> tuple[float, list[Path]]:
+        """Delete the oldest uploads until `needed` more bytes fit; returns 0 once they do, else the seconds until the
+        oldest spared upload may go; and what was deleted."""
+        self.kept = {path: record for path, record in self.kept.items() if path.exists()}
+        total = sum(size for _, size in self.kept.values())
+        deleted = []
+        for path, (kept_at, size) in list(self.kept.items()):
+            if total + needed <= self.max_bytes:
+                break
+            if now - kept_at < self.spare_seconds:
+                return max(1.0, kept_at + self.spare_seconds - now), deleted
+            path.unlink(missing_ok=True)
+            del self.kept[path]
+            total -= size
+            deleted.append(path)
+        return (0.0 if total + needed <= self.max_bytes else self.spare_seconds), deleted
 
 
 def header(scope: Scope, name: bytes) -> str:
@@ -290,6 +302,7 @@ class WebDefences:
         self.clock = clock
         self.logins = LoginThrottle()
         self.uploads = UploadBudget(max_bytes=policy.upload_bytes_per_client)
+        self.kept_uploads = UploadFolder(max_bytes=policy.upload_folder_bytes)
         self.security_headers = self.build_security_headers()
 
     def build_security_headers(self) -> list[tuple[bytes, bytes]]:
@@ -418,6 +431,10 @@ class WebDefences:
             await drain(receive)
             await refuse(send, *refusal)
             return
+        if refusal := self.folder_refusal(int(length)):
+            await drain(receive)
+            await refuse(send, *refusal)
+            return
         # Hold the answer until the files are in place (Gradio moves them after answering), then check them.
         start: list[Message] = []
         body = bytearray()
@@ -441,10 +458,25 @@ class WebDefences:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start[0], "headers": headers})
         await send({"type": "http.response.body", "body": bytes(body)})
-        if stored and (folder := self.upload_folder()) is not None:
-            deleted = prune_oldest(folder, self.policy.upload_folder_bytes, keep=stored)
-            if deleted:
-                logger.info("Upload folder over its budget: removed the %d oldest files", len(deleted))
+        for path in stored:
+            self.kept_uploads.add(path, self.clock())
+
+    def folder_refusal(self, size: int) -> tuple[int, str, dict[str, str]] | None:
+        """Room for `size` more bytes of uploads, made by deleting the oldest; when only recent uploads are left, the
+        new one waits instead (507 with `Retry-After`)."""
+        wait, deleted = self.kept_uploads.make_room(size, self.clock())
+        if deleted:
+            logger.info("Upload folder over its budget: removed the %d oldest uploads", len(deleted))
+        if not wait:
+            return None
+        budget = self.kept_uploads.max_bytes / 2**20
+        logger.warning("Upload folder full of recent uploads (%g MB): uploads refused for %d s", budget, wait)
+        return (
+            507,
+            f"The app's folder for uploads is full ({budget:g} MB of recent uploads); try again in "
+            f"{math.ceil(wait)} seconds.",
+            {"Retry-After": str(math.ceil(wait))},
+        )
 
     def spend_upload_budget(self, client: str, size: int) -> tuple[int, str, dict[str, str]] | None:
         now = self.clock()

@@ -24,13 +24,14 @@ def local_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def protected_url(cache_dir, local_model_dir):
-    """A second app, with a login, sharing the session's stand-ins; a local model directory on the fill-mask
-    allowlist, and loopback trusted as a proxy so that tests can pose as other clients with X-Forwarded-For."""
+    """A second app, with a login and the MCP server, sharing the session's stand-ins; a local model directory on the
+    fill-mask allowlist, and loopback trusted as a proxy so that tests can pose as other clients (X-Forwarded-For)."""
     settings = stand_in_settings(
         cache_dir,
         auth=(LOGIN,),
         model_overrides={"fill_mask": str(local_model_dir)},
         trusted_proxies=("127.0.0.1",),
+        mcp=True,
     )
     with served(Runtime(settings)) as (url, _):
         yield url
@@ -63,6 +64,34 @@ def test_raw_routes_refuse_requests_without_a_login(protected_url, method, route
     response = httpx.request(method, protected_url.rstrip("/") + route, json=body if method == "POST" else None)
     assert response.status_code in {401, 403}, response.text
     assert "Served by" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("GET", "/gradio_api/mcp/schema"),
+        ("POST", "/gradio_api/mcp/"),
+        ("GET", "/gradio_api/mcp/sse"),
+        ("POST", "/gradio_api/cancel"),
+        ("GET", "/gradio_api/heartbeat/x"),
+        ("POST", "/gradio_api/stream/x"),
+    ],
+)
+def test_routes_gradio_leaves_open_need_the_login_too(protected_url, method, route):
+    """Gradio checks the login on its main routes only: its MCP server (tool list, schema and calls), cancelling
+    events, heartbeats and streamed inputs answered anyone."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "session_hash": "x", "fn_index": 0, "event_id": "x"}
+    with httpx.stream(
+        method, protected_url.rstrip("/") + route, json=body if method == "POST" else None, timeout=30
+    ) as response:
+        assert response.status_code == 401, route
+        assert "sentiment" not in response.read().decode()
+
+
+def test_after_login_the_mcp_schema_is_served(protected_url):
+    login = httpx.post(f"{protected_url}login", data={"username": LOGIN[0], "password": LOGIN[1]}, timeout=30)
+    schema = httpx.get(f"{protected_url}gradio_api/mcp/schema", cookies=login.cookies, timeout=30)
+    assert schema.status_code == 200 and "sentiment" in schema.text
 
 
 def test_the_page_gets_no_app_config_without_a_login(protected_url):

@@ -1,13 +1,13 @@
 """The pure parts of the HTTP defences (shared/web_defences.py): who the client is behind a proxy, which host names
-and file contents pass, the login throttle's lockouts, the upload budget's windows and the upload folder's pruning.
-The running app's use of them is tested in test_access.py, test_hardening.py and test_fairness.py."""
+and file contents pass, the login throttle's lockouts, the upload budget's windows and the room made for uploads.
+The running app's use of them is tested in test_access.py, test_hardening.py and test_hostile_clients.py."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from gradio_defences import web_policy
+from shared.settings import Settings
 from shared.web_defences import (
     FIRST_LOCKOUT_SECONDS,
     FORGET_FAILURES_AFTER_SECONDS,
@@ -15,11 +15,11 @@ from shared.web_defences import (
     MAX_LOCKOUT_SECONDS,
     LoginThrottle,
     UploadBudget,
+    UploadFolder,
     forwarded_client,
     host_name,
     image_format,
     parse_networks,
-    prune_oldest,
 )
 
 PROXY = parse_networks(["127.0.0.1", "10.0.0.0/8"])
@@ -109,13 +109,38 @@ def test_the_upload_budget_refuses_until_enough_of_the_window_has_passed():
     assert budget.wait_seconds("a", 1_000, now=63) == 60  # more than any window holds
 
 
-def test_pruning_removes_the_oldest_files_first_and_keeps_the_new_upload(tmp_path):
-    for age, name in enumerate(["newest", "middle", "oldest"]):
-        path = tmp_path / "sub" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(bytes(100))
-        os.utime(path, (1_000_000 - age * 100, 1_000_000 - age * 100))
-    os.utime(tmp_path / "sub" / "newest", (1, 1))  # oldest by time, but the upload being answered
-    deleted = prune_oldest(tmp_path, 150, keep=[tmp_path / "sub" / "newest"])
-    assert sorted(path.name for path in deleted) == ["middle", "oldest"]
-    assert (tmp_path / "sub" / "newest").exists()
+def kept_uploads(folder, ages_seconds: dict[str, float], now: float, max_bytes: int = 250) -> UploadFolder:
+    """An upload folder holding a 100-byte upload of each age (oldest first, as they came)."""
+    uploads = UploadFolder(max_bytes=max_bytes, spare_seconds=600)
+    for name, age in ages_seconds.items():
+        (folder / name).write_bytes(bytes(100))
+        uploads.add(folder / name, now - age)
+    return uploads
+
+
+def test_making_room_deletes_the_oldest_uploads_first(tmp_path):
+    now = 1_000_000.0
+    uploads = kept_uploads(tmp_path, {"oldest": 3 * 3600, "middle": 2 * 3600, "newest": 3600}, now)
+    (tmp_path / "an answer").write_bytes(bytes(1000))  # not an upload: neither counted nor deleted
+    wait, deleted = uploads.make_room(100, now)
+    assert wait == 0 and [path.name for path in deleted] == ["oldest", "middle"]
+    assert (tmp_path / "newest").exists() and (tmp_path / "an answer").exists()
+
+
+def test_making_room_spares_recent_uploads_and_says_how_long_to_wait(tmp_path):
+    """An upload whose job may still be waiting in the queue is never deleted to make room for somebody else's:
+    the new upload waits until the oldest recent one comes of age."""
+    now = 1_000_000.0
+    uploads = kept_uploads(tmp_path, {"old": 3600, "waiting": 100, "just now": 10}, now)
+    wait, deleted = uploads.make_room(100, now)
+    assert [path.name for path in deleted] == ["old"] and wait == 500
+    assert (tmp_path / "waiting").exists() and (tmp_path / "just now").exists()
+    assert uploads.make_room(50, now) == (0.0, [])
+    (tmp_path / "waiting").unlink()  # Gradio aged it out: it no longer counts
+    assert uploads.make_room(100, now) == (0.0, [])
+
+
+def test_a_share_link_trusts_its_own_tunnel_to_name_each_visitor():
+    """Gradio's share tunnel connects from this machine and names the visitor in X-Forwarded-For."""
+    assert {"127.0.0.1", "::1"} <= set(web_policy(Settings(share=True)).trusted_proxies)
+    assert web_policy(Settings()).trusted_proxies == ()
