@@ -164,8 +164,14 @@ def first_answer_s(client: QueueClient, task: str) -> float:
     return round(client.request(*args, **kwargs)["total_s"], 2)
 
 
-def run(seconds: float, cache_dir: Path, log=print) -> dict[str, Any]:
+def run(seconds: float, cache_dir: Path, output: Path, log=print) -> dict[str, Any]:
+    """Measure; `output` is rewritten after each step, so a run stopped early (a busy machine) keeps its figures."""
     from shared.ray_serve import ray_connection, read_serve_config
+
+    def log_and_save(message: str) -> None:
+        log(message)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n")
 
     stand_in_dirs("full", cache_dir, TASKS)  # built before any clock starts
     serve_config = read_serve_config()
@@ -179,7 +185,7 @@ def run(seconds: float, cache_dir: Path, log=print) -> dict[str, Any]:
 
         results["ray_init_s"] = round(time.perf_counter() - started, 2)
         address = ray.get_runtime_context().gcs_address
-        log(f"Ray started in {results['ray_init_s']} s at {address}")
+        log_and_save(f"Ray started in {results['ray_init_s']} s at {address}")
         fronts: dict[str, Server] = {}
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ray-")))
         fronts["in-process"] = stack.enter_context(app_server("full", cache_dir, name="in-process"))
@@ -191,24 +197,24 @@ def run(seconds: float, cache_dir: Path, log=print) -> dict[str, Any]:
             stack.callback(server.stop)
             fronts[f"Ray, {replicas} replica{'s' if replicas > 1 else ''}"] = server.start(START_SECONDS)
         results["front_start_s"] = {name: round(server.cold_start_seconds, 2) for name, server in fronts.items()}
-        log(f"Fronts serving their pages after (s): {results['front_start_s']}")
+        log_and_save(f"Fronts serving their pages after (s): {results['front_start_s']}")
         pools = {name: client_pool(server.url, max(LEVELS)) for name, server in fronts.items()}
         results["first_answer_s"] = {
             task: {name: first_answer_s(pool[0], task) for name, pool in pools.items()} for task in TASKS
         }
-        log(f"First answers (model loads) (s): {results['first_answer_s']}")
+        log_and_save(f"First answers (model loads) (s): {results['first_answer_s']}")
         results["memory_mb"] = memory_rows(fronts)
         results["ray_idle_cpu_share"] = idle_cpu_share(ray_processes(list(fronts.values())), IDLE_SECONDS)
-        log(f"Memory (MB, PSS): {results['memory_mb']}; Ray idle: {results['ray_idle_cpu_share']} of a core")
+        log_and_save(f"Memory (MB, PSS): {results['memory_mb']}; Ray idle: {results['ray_idle_cpu_share']} of a core")
         names = list(fronts)
         for task in TASKS:
             rows: dict[str, dict[str, Any]] = {name: {} for name in names}
+            results["tasks"][task] = rows
             for turn, clients in enumerate(LEVELS):
                 # The order rotates each level, so no front always goes first after a pause.
                 for name in names[turn % len(names) :] + names[: turn % len(names)]:
                     rows[name][str(clients)] = closed_loop(pools[name], task, clients, seconds)
-                    log(f"{task} {name} {clients} clients: {rows[name][str(clients)]}")
-            results["tasks"][task] = rows
+                    log_and_save(f"{task} {name} {clients} clients: {rows[name][str(clients)]}")
         for pool in pools.values():
             for client in pool:
                 client.close()
@@ -223,7 +229,9 @@ def table(results: dict[str, Any]) -> str:
     for task, rows in results["tasks"].items():
         for clients in map(str, LEVELS):
             for name, levels in rows.items():
-                level = levels[clients]
+                level = levels.get(clients)
+                if level is None:
+                    continue  # not measured: the run was stopped early
                 lines.append(
                     f"| {task} | {clients} | {name} | {level['answers_per_s']:.2f} | {level['median_ms']} | "
                     f"{level['p90_ms']} | {level['errors']} |"
@@ -237,7 +245,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="Where stand-ins are built.")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Where the JSON results go.")
     args = parser.parse_args()
-    results = run(args.seconds, args.cache_dir)
+    results = run(args.seconds, args.cache_dir, args.output)
     results["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     print(table(results))
     print(json.dumps({key: value for key, value in results.items() if key != "tasks"}, indent=2))

@@ -35,9 +35,10 @@ SERVE_CONFIG = PROJECT_ROOT / "serve_config.yaml"
 DEPLOYMENT = "TaskServer"
 # Ray's start-up waits for its agents a fixed few seconds by default; on a busy machine they take longer.
 SLOW_START_CONFIG = {"raylet_start_wait_time_s": 120, "agent_register_timeout_ms": 120_000}
-# A private Ray whose raylet gave up waiting for its agents (about 16 s; seen with 8 busy processes on 2 cores)
+# A private Ray whose raylet gave up waiting for its agents (about 16 s; seen with 8 busy processes on 2 cores), or
+# whose node did not register within Ray's fixed 30 s (two starts in three at a load average of 25 on 2 cores)
 # is started again, this many times in all.
-START_ATTEMPTS = 3
+START_ATTEMPTS = 5
 
 
 class BackendBusy(UserError):
