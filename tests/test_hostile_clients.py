@@ -131,7 +131,7 @@ def test_a_flood_of_unread_jobs_from_many_addresses_leaves_honest_clients_answer
 
 
 def test_the_generation_queue_takes_at_most_its_share(proxied_url):
-    statuses = all_at_once(lambda n: post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION), 24)
+    statuses = all_at_once(lambda n: post(proxied_url, "generate", f"203.0.113.{30 + n}", **SLOW_GENERATION), 40)
     refused = [response for response in statuses if response.status_code == 503]
     assert refused and f"{MAX_QUEUED_PER_ENDPOINT} requests waiting" in refused[0].text
     assert answered(proxied_url, "sentiment", "198.51.100.9", text="Still answering.")
