@@ -19,7 +19,7 @@ import gradio.networking
 import httpx
 import torch
 
-from demos import DEMOS, TASKS, sessions, system, translation
+from demos import DEMOS, TASKS, messages, sessions, system, translation
 from demos.tab import Tab
 from gradio_defences import app_kwargs as defences_kwargs
 from gradio_defences import private_temp_folder
@@ -523,8 +523,8 @@ def launch(runtime: Runtime, *, block: bool = True) -> gr.Blocks:
     """Build the app and serve it with the production queue and launch settings: `main()` blocks here; tests pass
     `block=False` and close the returned app."""
     private_temp_folder()  # before Gradio builds anything: it reads the folder then
-    # The page in the browser's language (demos/translation.py).
-    app = translation.translate(build_app(runtime, hub_status(runtime)), translation.I18N)
+    # The page in the browser's language (demos/translation.py), and so are the answers (demos/messages.py).
+    app = messages.in_request_language(translation.translate(build_app(runtime, hub_status(runtime)), translation.I18N))
     release_thread_pool()  # the calling thread only waits from here on (shared/openmp.py)
     if runtime.settings.preload:
         runtime.preload(default_models(runtime))

@@ -18,20 +18,24 @@ tests/test_messages.py then fails naming its template, which goes into the catal
 `{...}` field kept as it is. A changed English string is a new template: the test names it, and the old one as
 unused.
 
-Where it happens: `demos/common.py` translates `UserError`s and `gr.Error`s as they become the visitor's message,
-`served_by` and `report_loading` their lines; any other request-time text goes through `say(text)`. shared/ never
-needs to know: it raises plain English `UserError`s.
+Where it happens: `app.launch` wraps the app in `in_request_language`; `demos/common.py` translates `UserError`s
+and `gr.Error`s as they become the visitor's message, `served_by` and `report_loading` their lines; any other
+request-time text goes through `say(text)`. shared/ never needs to know: it raises plain English `UserError`s.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+import gradio as gr
 from gradio.context import LocalContext
 
 CATALOGUES = Path(__file__).resolve().parent / "translations"
@@ -59,15 +63,39 @@ def language(accept_language: str | None) -> str:
     return best
 
 
-def request_language() -> str:
-    """The language of the request being answered in this thread, English outside a request. Gradio sets the
-    request for each call of an event's function (and each step of a generator): gradio/utils.py,
-    `get_function_with_locals`."""
-    request = LocalContext.request.get(None)
+# The language of the event being processed, for what runs before its function (the inputs' checks).
+EVENT_LANGUAGE: ContextVar[str | None] = ContextVar("event_language", default=None)
+
+
+def language_of(request: Any) -> str | None:
+    if isinstance(request, list):  # a batched event: its requests
+        request = request[0] if request else None
     headers = getattr(request, "headers", None)
-    if headers is None:
-        return ENGLISH
-    return language(headers.get("accept-language"))
+    return None if headers is None else language(headers.get("accept-language"))
+
+
+def request_language() -> str:
+    """The language of the request being answered, English outside a request. Gradio sets the request for each
+    call of an event's function (and each step of a generator; gradio/utils.py, `get_function_with_locals`);
+    `in_request_language` covers the rest of the event, such as the inputs' preprocessing."""
+    return language_of(LocalContext.request.get(None)) or EVENT_LANGUAGE.get() or ENGLISH
+
+
+def in_request_language(app: gr.Blocks) -> gr.Blocks:
+    """`app` processing each event in the language of its request from start to end: an image refused while Gradio
+    preprocesses the inputs, before the event's function runs, is refused in that language too."""
+    process_api = app.process_api
+
+    @functools.wraps(process_api)
+    async def process_in_request_language(*args: Any, **kwargs: Any) -> Any:
+        token = EVENT_LANGUAGE.set(language_of(kwargs.get("request")))
+        try:
+            return await process_api(*args, **kwargs)
+        finally:
+            EVENT_LANGUAGE.reset(token)
+
+    app.process_api = process_in_request_language  # type: ignore[method-assign]
+    return app
 
 
 @dataclass(frozen=True)

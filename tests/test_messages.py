@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 import demos  # noqa: F401 (the tabs mark their phrases as they are imported)
 from demos import messages
+from demos.common import NOT_UPLOADED
 from demos.messages import Template, translated
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,3 +199,10 @@ def test_a_spanish_client_gets_the_status_line_in_spanish(spanish_client, client
     assert english_status.startswith("Served by `") and " on **cpu** " in english_status
     assert spanish_status.startswith("Servido por `") and " en **cpu** " in spanish_status
     assert "stand-in" not in spanish_status and "Served by" not in spanish_status
+
+
+def test_an_image_refused_before_the_tab_runs_is_refused_in_spanish(spanish_client):
+    # Gradio checks the inputs before it calls the tab's function; `in_request_language` covers that part too.
+    with pytest.raises(AppError) as refused:
+        spanish_client.predict(handle_file("http://example.invalid/x.png"), api_name="/segment")
+    assert translated(NOT_UPLOADED, "es") in str(refused.value) and NOT_UPLOADED not in str(refused.value)
