@@ -131,9 +131,15 @@ def segment(
         (image, annotations(segments)),
         table_rows(segments),
         status_line(segments, threshold, served.status()),
-        gr.DownloadButton(value=overlay_png, interactive=True),
-        gr.DownloadButton(value=segments_json, interactive=True),
+        overlay_png,
+        segments_json,
     )
+
+
+def offered_downloads() -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """Both download buttons enabled, once a result has filled them. A separate step, because a button update in
+    the endpoint's own answer would reach gradio_client as an update dict instead of the file."""
+    return gr.DownloadButton(interactive=True), gr.DownloadButton(interactive=True)
 
 
 def withdrawn_downloads() -> tuple[gr.DownloadButton, gr.DownloadButton]:
@@ -200,14 +206,17 @@ def build_tab(tab: Tab) -> None:
 
     downloads = [overlay_download, json_download]
     # One photo at a time: a large photo's masks take much memory.
-    button.click(
+    segmented = button.click(
         tab.bind(segment),
         [image, threshold, overlap_mask_area_threshold, model],
         [segments, table, status, *downloads],
         api_name="segment",
         concurrency_limit=1,
         concurrency_id="segment",
-    ).failure(withdrawn_downloads, None, downloads, queue=False, show_progress="hidden", api_visibility="private")
+    )
+    quietly = dict(queue=False, show_progress="hidden", api_visibility="private")
+    segmented.success(offered_downloads, None, downloads, **quietly)
+    segmented.failure(withdrawn_downloads, None, downloads, **quietly)
     image.upload(new_photo, image, downloads, show_progress="hidden", api_visibility="private").failure(
         refused_photo, None, [image, *downloads], queue=False, show_progress="hidden", api_visibility="private"
     )
