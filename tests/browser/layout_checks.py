@@ -49,3 +49,11 @@ def split_words(characters: list[tuple[str, int | None]]) -> list[str]:
         if len(lines) > 1:
             split.append(word.group())
     return split
+
+
+def overlap(first: dict, second: dict, slack: float = 0.5) -> bool:
+    """Whether two bounding boxes (Playwright's x, y, width, height) share more than `slack` pixels each way."""
+    return (
+        min(first["x"] + first["width"], second["x"] + second["width"]) - max(first["x"], second["x"]) > slack
+        and min(first["y"] + first["height"], second["y"] + second["height"]) - max(first["y"], second["y"]) > slack
+    )
