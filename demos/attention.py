@@ -214,7 +214,13 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
     figure.update_annotations(font=dict(size=13))  # the sentence titles
     figure.update_layout(
         title=dict(text=title, x=0.5),
-        coloraxis=dict(colorscale="Blues", cmin=0, cmax=highest, colorbar=dict(title="weight")),
+        # A slim colour bar leaves a phone-wide heatmap most of the width.
+        coloraxis=dict(
+            colorscale="Blues",
+            cmin=0,
+            cmax=highest,
+            colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
+        ),
         height=height,
         margin=dict(l=10, r=10, t=top, b=20),
     )
