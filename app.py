@@ -19,7 +19,7 @@ import gradio.networking
 import httpx
 import torch
 
-from demos import DEMOS, TASKS, messages, sessions, system, translation
+from demos import DEMOS, TASKS, layout, messages, sessions, system, translation
 from demos.tab import Tab
 from gradio_defences import app_kwargs as defences_kwargs
 from gradio_defences import private_temp_folder
@@ -501,7 +501,7 @@ def launch_kwargs(settings: Settings) -> dict:
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         mcp_server=settings.mcp,
         theme=gr.themes.Soft(),
-        css=CSS,
+        css=CSS + layout.CSS,
         i18n=translation.I18N,  # the page in the browser's language (demos/translation.py)
     )
 

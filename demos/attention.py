@@ -1,11 +1,12 @@
 """Attention: for a sentence, the attention weights of one layer and head (or their average) as a heatmap, and
-where one chosen word looks; with a second sentence, the same word in two contexts side by side ("flies" in
-"Time flies like an arrow" and "Fruit flies like bananas")."""
+where one chosen word looks; with a second sentence, the same word in two contexts, one heatmap above the other
+("flies" in "Time flies like an arrow" and "Fruit flies like bananas")."""
 
 from __future__ import annotations
 
 import html
 import re
+import textwrap
 
 import gradio as gr
 import pandas as pd
@@ -32,6 +33,9 @@ AVERAGE = 0  # layer or head 0: the average over all of them
 SENTENCE_TAGS = ("A", "B")
 SPECIAL_COLOUR = "#9ca3af"
 DIGITS = 4
+# A heatmap title's lines: short enough for a phone-wide plot, and few enough to leave room for the heatmap.
+TITLE_LINE_CHARS = 42
+MAX_TITLE_LINES = 4
 EXAMPLES = [
     ["Time flies like an arrow.", "Fruit flies like bananas.", "flies", 6, 3],
     [
@@ -156,20 +160,36 @@ def choice_name(layer: int, head: int, num_layers: int, num_heads: int) -> str:
     return f"{layer_name}, {head_name}"
 
 
+def sentence_title(tag: str, sentence: str) -> str:
+    """A heatmap's title: "Sentence A: …" wrapped into lines that fit a phone-wide plot, never cut short. A sentence
+    too long for a few lines is named only; its tokens are on the axes below."""
+    lines = textwrap.wrap(f"Sentence {tag}: {sentence}", TITLE_LINE_CHARS)
+    if len(lines) > MAX_TITLE_LINES:
+        return f"Sentence {tag} (its tokens are on the axes)"
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
+
+
 def heatmap(sentences: list[dict], title: str) -> go.Figure:
-    """One heatmap per sentence, side by side on one colour scale: rows attend, columns are attended to."""
-    figure = make_subplots(
-        rows=1,
-        cols=len(sentences),
-        subplot_titles=[
-            f"{tag}: {html.escape(item['sentence'][:50])}" for tag, item in zip(SENTENCE_TAGS, sentences, strict=False)
-        ],
-        horizontal_spacing=0.12,
-    )
-    highest = max(max(max(row) for row in item["matrix"]) for item in sentences)
+    """One heatmap per sentence on one colour scale, one above the other at the plot's full width (side by side,
+    two sentences' titles collided and their cells shrank to half the width, unreadable on a phone): rows attend,
+    columns are attended to."""
+    titles = [sentence_title(tag, item["sentence"]) for tag, item in zip(SENTENCE_TAGS, sentences, strict=False)]
+    title_lines = max(title.count("<br>") + 1 for title in titles)
     longest = max(len(item["labels"]) for item in sentences)
     font_size = 12 if longest <= 30 else 9 if longest <= 60 else 7
-    for column, item in enumerate(sentences, start=1):
+    # Pixels: each heatmap's own height, and the gap under one for its x labels, axis title and the next title.
+    plot_height = min(700, max(300, 120 + 16 * longest))
+    gap = 110 + 18 * title_lines
+    top = 70 + 18 * title_lines
+    height = len(sentences) * plot_height + (len(sentences) - 1) * gap + top + 20
+    figure = make_subplots(
+        rows=len(sentences),
+        cols=1,
+        subplot_titles=titles,
+        vertical_spacing=gap / (height - top - 20),
+    )
+    highest = max(max(max(row) for row in item["matrix"]) for item in sentences)
+    for row, item in enumerate(sentences, start=1):
         labels = item["labels"]
         figure.add_trace(
             go.Heatmap(
@@ -179,13 +199,13 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
                 coloraxis="coloraxis",
                 hovertemplate="<b>%{y}</b> looks at <b>%{x}</b><br>weight %{z:.4f}<extra></extra>",
             ),
-            row=1,
-            col=column,
+            row=row,
+            col=1,
         )
         ticks = [tick_text(label, special) for label, special in zip(labels, item["special"], strict=True)]
         axis = dict(tickmode="array", tickvals=labels, ticktext=ticks, tickfont=dict(size=font_size))
-        figure.update_xaxes(title_text=say("attended to"), tickangle=-45, **axis, row=1, col=column)
-        figure.update_yaxes(title_text=say("attending"), autorange="reversed", **axis, row=1, col=column)
+        figure.update_xaxes(title_text=say("attended to"), tickangle=-45, **axis, row=row, col=1)
+        figure.update_yaxes(title_text=say("attending"), autorange="reversed", **axis, row=row, col=1)
         if item["focus"]:
             for position in item["focus"]["positions"]:
                 figure.add_shape(
@@ -195,14 +215,21 @@ def heatmap(sentences: list[dict], title: str) -> go.Figure:
                     y0=position - 0.5,
                     y1=position + 0.5,
                     line=dict(color="#f97316", width=2),
-                    row=1,
-                    col=column,
+                    row=row,
+                    col=1,
                 )
+    figure.update_annotations(font=dict(size=13))  # the sentence titles
     figure.update_layout(
         title=dict(text=title, x=0.5),
-        coloraxis=dict(colorscale="Blues", cmin=0, cmax=highest, colorbar=dict(title="weight")),
-        height=min(900, max(420, 200 + 22 * longest)),
-        margin=dict(l=10, r=10, t=90, b=10),
+        # A slim colour bar leaves a phone-wide heatmap most of the width.
+        coloraxis=dict(
+            colorscale="Blues",
+            cmin=0,
+            cmax=highest,
+            colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
+        ),
+        height=height,
+        margin=dict(l=10, r=10, t=top, b=20),
     )
     return figure
 
@@ -339,7 +366,7 @@ def build_tab(tab: Tab) -> None:
                 "",  # an empty default makes it optional for API callers too
                 label="Sentence B (optional)",
                 placeholder="Fruit flies like bananas.",
-                info="To compare: the same focus word in another context, shown side by side.",
+                info="To compare: the same focus word in another context, its heatmap under the first.",
             )
             focus_word = gr.Textbox(
                 "",

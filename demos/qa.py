@@ -41,6 +41,8 @@ DEFAULT_MAX_ANSWER_LEN = 15
 WINDOWS_PER_BATCH = 32
 
 TABLE_HEADERS = ["answer", "score", "start", "end"]
+# Scores as the page and the API show them; answer_question keeps them in full.
+SCORE_DIGITS = 4
 EIFFEL_TOWER = (
     "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. It is named after the "
     "engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889 as the centrepiece of "
@@ -279,8 +281,13 @@ def highlighted_context(context: str, best: Answer | None) -> list[tuple[str, st
     return [(text, label) for text, label in pieces if text]
 
 
+def shown_score(score: float, digits: int = SCORE_DIGITS) -> float:
+    """`score` to `digits` significant digits: 0.009880553930997849 is 0.009881, and a tiny score stays above 0."""
+    return float(f"{score:.{digits}g}")
+
+
 def table_rows(answers: list[Answer]) -> list[list]:
-    return [[answer.text, answer.score, answer.start, answer.end] for answer in answers]
+    return [[answer.text, shown_score(answer.score), answer.start, answer.end] for answer in answers]
 
 
 def reading_note(found: FoundAnswers) -> str:
@@ -328,7 +335,8 @@ def qa(
         )
     best = found.answers[0] if found.answers else None
     status = f"{reading_note(found)}\n\n{served.status()}"
-    return highlighted_context(context, best), best.score if best else None, table_rows(found.answers), status
+    best_score = shown_score(best.score) if best else None
+    return highlighted_context(context, best), best_score, table_rows(found.answers), status
 
 
 def build_tab(tab: Tab) -> None:
@@ -359,7 +367,10 @@ def build_tab(tab: Tab) -> None:
         with gr.Column():
             # Green-700, not Gradio's "green": its label is white on green-600 (contrast 3.3).
             highlighted = gr.HighlightedText(
-                label="Best answer in the context", color_map={"answer": "#15803d"}, show_legend=False
+                label="Best answer in the context",
+                color_map={"answer": "#15803d"},
+                show_legend=False,
+                elem_classes=["answer-in-context"],  # flows as running text, breaking lines between words
             )
             score = gr.Number(label="Score of the best answer (p_start × p_end)")
             table = gr.Dataframe(
@@ -367,6 +378,8 @@ def build_tab(tab: Tab) -> None:
                 datatype=["str", "number", "number", "number"],
                 label="Best answers (start and end are character positions in the context)",
                 interactive=False,
+                wrap=True,  # a long answer wraps in its cell, so the score, start and end stay in view
+                column_widths=["52%", "20%", "14%", "14%"],
             )
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[context, question, top_k, model], cache_examples=False)

@@ -23,7 +23,7 @@ from shared.downloads import write_whole
 from shared.errors import UserError
 from shared.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_MB, number
 from shared.loading import ModelLoader
-from shared.mask_encoding import ANNOTATION_RED, mask_png, overlay, save_downloads, segments_record, table_rows
+from shared.mask_encoding import mask_png, overlay, save_downloads, segment_hex, segments_record, table_rows
 from shared.model_choices import ModelChoice
 
 DEFAULT_THRESHOLD = 0.85
@@ -73,25 +73,26 @@ def cached_png(data: bytes, cache_dir: str) -> str:
 
 
 def quick_mask_layers(component: gr.AnnotatedImage) -> gr.AnnotatedImage:
-    """Have `component` send boolean masks faster. Its own postprocess builds four float64 planes per mask and
-    writes each as an RGBA PNG at zlib level 6, which on a photo of a dozen segments costs more than the app adds
-    everywhere else. The same pixels go out here as a palette PNG at level 1 (`shared.mask_encoding.mask_png`).
-    Any other value goes Gradio's way."""
+    """Have `component` send boolean masks faster, the n-th in `segment_hex(n)`. Its own postprocess builds four
+    float64 planes per mask and writes each as an RGBA PNG at zlib level 6, which on a photo of a dozen segments costs
+    more than the app adds everywhere else. The same pixels go out here as a palette PNG at level 1
+    (`shared.mask_encoding.mask_png`). Any other value goes Gradio's way.
+
+    The colours are the segments' order, not a `color_map` update: an update would replace this component, for the
+    session, by a stock one with the slow postprocess. The page shows them as they are, and its legend chips in the
+    same colours, through the CSS of `demos/layout.py`."""
     stock = component.postprocess
 
     def postprocess(value: Any) -> AnnotatedImageData | None:
         if value is None or not all(isinstance(mask, np.ndarray) and mask.dtype == bool for mask, _ in value[1]):
             return stock(value)
         base = stock((value[0], []))
-        colours = component.color_map or {}
         layers = [
             Annotation(
-                image=FileData(
-                    path=cached_png(mask_png(mask, colours.get(label, ANNOTATION_RED)), component.GRADIO_CACHE)
-                ),
+                image=FileData(path=cached_png(mask_png(mask, segment_hex(index)), component.GRADIO_CACHE)),
                 label=label,
             )
-            for mask, label in value[1]
+            for index, (mask, label) in enumerate(value[1])
         ]
         return AnnotatedImageData(image=base.image, annotations=layers)
 
@@ -135,6 +136,29 @@ def segment(
     )
 
 
+def offered_downloads() -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """Both download buttons enabled, once a result has filled them. A separate step, because a button update in
+    the endpoint's own answer would reach gradio_client as an update dict instead of the file."""
+    return gr.DownloadButton(interactive=True), gr.DownloadButton(interactive=True)
+
+
+def withdrawn_downloads() -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """Both download buttons emptied and disabled: before a result, after an error, and for a new photo."""
+    return gr.DownloadButton(value=None, interactive=False), gr.DownloadButton(value=None, interactive=False)
+
+
+def new_photo(image: Image.Image | None) -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """On upload: the downloads of the previous photo are withdrawn. Taking the photo as input has `photo_upload`
+    decode it now, so a file that is not an image (a text file renamed .jpg past the upload filter's first bytes, a
+    cut-off JPEG) gets its message at once rather than at Segment."""
+    return withdrawn_downloads()
+
+
+def refused_photo() -> tuple[None, gr.DownloadButton, gr.DownloadButton]:
+    """After an upload that is not a readable image: no broken picture left in the box, and no downloads."""
+    return None, *withdrawn_downloads()
+
+
 def build_tab(tab: Tab) -> None:
     tab_intro(tab)
     with gr.Row():
@@ -160,7 +184,9 @@ def build_tab(tab: Tab) -> None:
             button = gr.Button("Segment", variant="primary")
         with gr.Column():
             # JPEG for the photo under the masks: it encodes many times faster than WebP, the default.
-            segments = quick_mask_layers(gr.AnnotatedImage(label="Segments", format="jpeg"))
+            segments = quick_mask_layers(
+                gr.AnnotatedImage(label="Segments", format="jpeg", elem_classes=["segments-image"])
+            )
             table = gr.Dataframe(
                 headers=TABLE_HEADERS,
                 datatype=["str", "number", "number"],
@@ -169,19 +195,32 @@ def build_tab(tab: Tab) -> None:
             )
             status = gr.Markdown(label="Status")
             with gr.Row():
-                overlay_download = gr.DownloadButton("Download overlay (PNG)", value=None, variant="secondary")
-                json_download = gr.DownloadButton("Download segments (JSON)", value=None, variant="secondary")
+                # Disabled until there is a result to download.
+                overlay_download = gr.DownloadButton(
+                    "Download overlay (PNG)", value=None, variant="secondary", interactive=False
+                )
+                json_download = gr.DownloadButton(
+                    "Download segments (JSON)", value=None, variant="secondary", interactive=False
+                )
     gr.Examples([[str(path)] for path in EXAMPLE_PHOTOS], inputs=[image], cache_examples=False)
 
+    downloads = [overlay_download, json_download]
     # One photo at a time: a large photo's masks take much memory.
-    button.click(
+    segmented = button.click(
         tab.bind(segment),
         [image, threshold, overlap_mask_area_threshold, model],
-        [segments, table, status, overlay_download, json_download],
+        [segments, table, status, *downloads],
         api_name="segment",
         concurrency_limit=1,
         concurrency_id="segment",
     )
+    quietly = dict(queue=False, show_progress="hidden", api_visibility="private")
+    segmented.success(offered_downloads, None, downloads, **quietly)
+    segmented.failure(withdrawn_downloads, None, downloads, **quietly)
+    image.upload(new_photo, image, downloads, show_progress="hidden", api_visibility="private").failure(
+        refused_photo, None, [image, *downloads], queue=False, show_progress="hidden", api_visibility="private"
+    )
+    image.clear(withdrawn_downloads, None, downloads, queue=False, show_progress="hidden", api_visibility="private")
 
 
 DEMO = Demo(

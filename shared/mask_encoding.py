@@ -1,6 +1,6 @@
 """What the segmentation tab sends back, encoded without Gradio: each mask as the palette PNG layer
-gr.AnnotatedImage draws, the photo with the masks painted on (the PNG download), the masks as COCO RLE (the JSON
-download), and the folder those downloads are written to."""
+gr.AnnotatedImage draws, the photo with the masks painted on and a legend below (the PNG download), the masks as COCO
+RLE (the JSON download), and the folder those downloads are written to. Every colour comes from `segment_colour`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import json
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from shared.detr_panoptic import Segment
 from shared.downloads import new_download_folder
@@ -18,6 +18,10 @@ from shared.downloads import new_download_folder
 # zlib level for the mask layers: a two-colour layer compresses almost as well at 1 as at PIL's default 6.
 MASK_PNG_COMPRESSION = 1
 ANNOTATION_RED = "#ff0000"  # gr.AnnotatedImage's colour for a label not in its color_map
+# The overlay's legend strip, in pixels: chip side, gaps, and the label text size.
+LEGEND_CHIP = 16
+LEGEND_GAP = 8
+LEGEND_TEXT = 14
 
 
 def mask_layer(mask: np.ndarray, colour: str = ANNOTATION_RED) -> Image.Image:
@@ -46,18 +50,67 @@ def table_rows(segments: list[Segment]) -> list[list]:
 
 
 def segment_colour(index: int) -> tuple[int, int, int]:
-    """A distinct, stable colour for the n-th segment (golden-angle hues)."""
+    """The colour of the n-th segment (0 is the best-scoring), the one palette of the tab: the masks on the page,
+    their legend chips, the overlay PNG and its legend all take it from here. Golden-angle hues keep neighbours
+    apart however many segments there are."""
     hue = (index * 137.508) % 360 / 360
     return tuple(round(255 * channel) for channel in colorsys.hsv_to_rgb(hue, 0.75, 0.95))
 
 
-def overlay(image: Image.Image, segments: list[Segment], opacity: float = 0.5) -> Image.Image:
-    """The photo with each segment's mask painted in its colour, as the downloadable PNG."""
+def segment_hex(index: int) -> str:
+    """`segment_colour` as a CSS hex colour, "#rrggbb"."""
+    return "#{:02x}{:02x}{:02x}".format(*segment_colour(index))
+
+
+def painted(image: Image.Image, segments: list[Segment], opacity: float = 0.5) -> Image.Image:
+    """The photo with each segment's mask painted in its colour."""
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
     for index, segment in enumerate(segments):
         colour = np.array(segment_colour(index), dtype=np.float32)
         pixels[segment.mask] = (1 - opacity) * pixels[segment.mask] + opacity * colour
     return Image.fromarray(pixels.round().astype(np.uint8))
+
+
+def legend_entries(labels: list[str], width: int) -> list[tuple[int, int, str]]:
+    """Where each label's chip goes in a legend `width` pixels wide, as (x, y, label) of the chip's top-left corner:
+    left to right, wrapping to a new row when the next entry would not fit."""
+    font = ImageFont.load_default(size=LEGEND_TEXT)
+    row_height = LEGEND_CHIP + LEGEND_GAP
+    entries, x, y = [], LEGEND_GAP, LEGEND_GAP
+    for label in labels:
+        entry_width = LEGEND_CHIP + LEGEND_GAP // 2 + round(font.getlength(label)) + 2 * LEGEND_GAP
+        if x > LEGEND_GAP and x + entry_width > width:
+            x, y = LEGEND_GAP, y + row_height
+        entries.append((x, y, label))
+        x += entry_width
+    return entries
+
+
+def legend_strip(labels: list[str], width: int) -> Image.Image:
+    """A white strip `width` pixels wide with a colour chip (`segment_colour`) and the label of each segment."""
+    entries = legend_entries(labels, width)
+    height = (entries[-1][1] if entries else 0) + LEGEND_CHIP + LEGEND_GAP
+    strip = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default(size=LEGEND_TEXT)
+    for index, (x, y, label) in enumerate(entries):
+        draw.rectangle((x, y, x + LEGEND_CHIP - 1, y + LEGEND_CHIP - 1), fill=segment_colour(index))
+        text_at = (x + LEGEND_CHIP + LEGEND_GAP // 2, y + LEGEND_CHIP // 2)
+        draw.text(text_at, label, fill="black", font=font, anchor="lm")
+    return strip
+
+
+def overlay(image: Image.Image, segments: list[Segment], opacity: float = 0.5) -> Image.Image:
+    """The downloadable PNG: the photo with the masks painted on (`painted`) and, below it, a legend strip with each
+    segment's colour chip and label. Without segments it is the photo alone."""
+    photo = painted(image, segments, opacity)
+    if not segments:
+        return photo
+    strip = legend_strip([segment.label for segment in segments], photo.width)
+    combined = Image.new("RGB", (photo.width, photo.height + strip.height), "white")
+    combined.paste(photo, (0, 0))
+    combined.paste(strip, (0, photo.height))
+    return combined
 
 
 def mask_rle(mask: np.ndarray) -> dict:
@@ -83,8 +136,8 @@ def rle_mask(rle: dict) -> np.ndarray:
 def segments_record(
     segments: list[Segment], image: Image.Image, model_id: str, threshold: float, overlap_mask_area_threshold: float
 ) -> dict:
-    """What the JSON download holds: the settings, and per segment its label, score, area, colour in the PNG
-    overlay, and mask as RLE."""
+    """What the JSON download holds: the settings, and per segment its label, score, area, colour (on the page and
+    in the PNG overlay), and mask as RLE."""
     return {
         "model_id": model_id,
         "width": image.width,

@@ -185,6 +185,28 @@ def test_two_sentences_are_two_heatmaps_on_one_colour_scale_and_one_bar_chart_wi
     assert table.groupby("sentence")["attention"].sum().round(3).tolist() == [1.0, 1.0]
 
 
+def test_two_heatmaps_stack_at_full_width_with_whole_titles():
+    first = fake_sentence(["[CLS]", "flies", "[SEP]"], [True, False, True])
+    second = fake_sentence(["[CLS]", "fruit", "flies", "[SEP]"], [True, False, False, True])
+    first["sentence"] = "The animal didn't cross the street because it was too tired."
+    second["sentence"] = "The animal didn't cross the street because it was too wide."
+    figure = attention.heatmap([first, second], "Layer 1")
+    layout = figure.layout
+    assert tuple(layout.xaxis.domain) == tuple(layout.xaxis2.domain) == (0.0, 1.0)  # each the full width
+    assert layout.yaxis2.domain[1] < layout.yaxis.domain[0]  # B under A, apart
+    titles = [annotation.text.replace("<br>", " ") for annotation in layout.annotations]
+    assert titles == [f"Sentence A: {first['sentence']}", f"Sentence B: {second['sentence']}"]
+
+
+def test_a_sentence_title_wraps_and_is_never_cut_short():
+    sentence = "The animal didn't cross the street because it was too tired & said <so>."
+    title = attention.sentence_title("A", sentence)
+    lines = title.split("<br>")
+    assert len(lines) > 1 and all(len(line) <= attention.TITLE_LINE_CHARS + 8 for line in lines)
+    assert " ".join(lines) == "Sentence A: " + sentence.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert attention.sentence_title("B", "word " * 100) == "Sentence B (its tokens are on the axes)"
+
+
 def test_no_focus_word_means_no_bar_chart():
     assert attention.focus_table([fake_sentence(["a", "b"], [False, False])]) is None
 

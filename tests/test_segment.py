@@ -147,15 +147,17 @@ def test_quick_mask_layers_send_the_pixels_gradio_would():
         (np.zeros((60, 80), dtype=bool), "sky"),
         (np.ones((60, 80), dtype=bool), "wall"),
     ]
-    colours = {"sky": "#3366cc", "wall": "#f80"}
+    # The quick layers colour the n-th mask in the tab's palette; Gradio's would, given that as its color_map.
+    colours = {label: mask_encoding.segment_hex(index) for index, (_, label) in enumerate(masks)}
     stock = gr.AnnotatedImage(format="jpeg", color_map=colours)
-    quick = segment.quick_mask_layers(gr.AnnotatedImage(format="jpeg", color_map=colours))
+    quick = segment.quick_mask_layers(gr.AnnotatedImage(format="jpeg"))
     expected, sent = stock.postprocess((photo, masks)), quick.postprocess((photo, masks))
     assert sent.image.path == expected.image.path  # the photo underneath: saved by Gradio, the same file
     assert [label for label, _ in layers(sent)] == [label for _, label in masks]
     for (_, ours), (_, gradios) in zip(layers(sent), layers(expected), strict=True):
         np.testing.assert_array_equal(ours, gradios)
     # Anything but boolean masks goes Gradio's way.
+    stock = gr.AnnotatedImage(format="jpeg")
     soft = [(rng.random((60, 80)), "haze")]
     np.testing.assert_array_equal(
         layers(quick.postprocess((photo, soft)))[0][1], layers(stock.postprocess((photo, soft)))[0][1]
@@ -224,10 +226,14 @@ def test_endpoint_offers_the_overlay_and_the_segments_as_downloads(client):
         handle_file(str(photo)), 0.85, 0.8, MODEL_ID, api_name="/segment"
     )
     assert overlay_png.endswith(".png") and segments_json.endswith(".json")
-    with Image.open(overlay_png) as painted, Image.open(photo) as original:
-        assert painted.format == "PNG" and painted.size == original.size
-        assert np.asarray(painted).tolist() != np.asarray(original.convert("RGB")).tolist()
     record = json.loads(Path(segments_json).read_text())
+    with Image.open(overlay_png) as painted, Image.open(photo) as original:
+        # The photo with the masks painted on, and the legend strip below it.
+        assert painted.format == "PNG" and painted.width == original.width and painted.height > original.height
+        on_photo = np.asarray(painted)[: original.height]
+        assert on_photo.tolist() != np.asarray(original.convert("RGB")).tolist()
+        legend = {tuple(pixel) for pixel in np.asarray(painted)[original.height :].reshape(-1, 3).tolist()}
+        assert {tuple(item["colour"]) for item in record["segments"]} <= legend
     assert record["model_id"] == MODEL_ID and record["threshold"] == 0.85
     assert [[item["label"], item["score"], item["area_percent"]] for item in record["segments"]] == table["data"]
     for item, annotation in zip(record["segments"], annotated["annotations"], strict=True):

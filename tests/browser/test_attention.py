@@ -1,4 +1,5 @@
-"""The Attention tab as a teacher uses it: the "flies" example, two heatmaps side by side and the focus word's bars."""
+"""The Attention tab as a teacher uses it: the "flies" example, two heatmaps (one above the other) and the focus word's
+bars."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_the_flies_example_shows_two_heatmaps_and_where_flies_looks(page, screen
 
     heatmaps = panel.locator(".js-plotly-plot")
     expect(heatmaps).to_have_count(1, timeout=30_000)  # plotly.js loads on first use
-    expect(heatmaps.locator(".heatmaplayer")).to_have_count(2)  # sentence A and sentence B side by side
+    expect(heatmaps.locator(".heatmaplayer")).to_have_count(2)  # sentence A, and sentence B under it
     row_labels = heatmaps.locator(".ytick text, .y2tick text").all_text_contents()
     assert row_labels.count("flies") == 2 and "time" in row_labels and "fruit" in row_labels
 

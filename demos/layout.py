@@ -1,0 +1,30 @@
+"""CSS for the layout of single tabs, added to the page by app.py: the question-answering highlight that wraps between
+words, the attention heatmaps, and the segmentation masks and legend chips in the colours of
+`shared.mask_encoding.segment_colour`."""
+
+from __future__ import annotations
+
+from shared.mask_encoding import segment_hex
+
+# DETR asks 100 object queries, so a photo has at most 100 segments.
+MAX_LEGEND_CHIPS = 100
+
+ANSWER_IN_CONTEXT = """
+/* Question answering: the context flows as running text and wraps between words. Gradio's HighlightedText lays
+   each piece out as its own flex box with `word-break: break-all`, which cut words ("e / ngineer") at any letter. */
+.answer-in-context .textfield { display: block; word-break: normal; overflow-wrap: break-word; }
+.answer-in-context .token-container { display: inline; }
+"""
+
+
+def segment_chips_css(count: int = MAX_LEGEND_CHIPS) -> str:
+    """The segmentation tab in one palette: masks shown in the colours they are sent in (Gradio would hue-rotate a
+    mask whose label has no `color_map` entry), and the n-th legend chip in the n-th segment's colour, translucent
+    as Gradio draws chips (hex + "88")."""
+    rules = [".segments-image img.mask { filter: none !important; }"]
+    chip = ".segments-image .legend-item:nth-child({}) {{ background-color: {}88 !important; }}"
+    rules += [chip.format(index + 1, segment_hex(index)) for index in range(count)]
+    return "\n".join(rules) + "\n"
+
+
+CSS = ANSWER_IN_CONTEXT + segment_chips_css()
