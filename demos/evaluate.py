@@ -227,7 +227,14 @@ def build_tab(tab: Tab) -> None:
             per_label = gr.Dataframe(headers=PER_LABEL_HEADERS, label="Per label", interactive=False)
             predictions = gr.File(label="Predictions (your rows + prediction + score)", interactive=False)
     confusion = gr.Plot(label="Confusion matrix")
-    missed = gr.Dataframe(headers=MISSED_HEADERS, label="Rows the model got wrong", interactive=False, wrap=True)
+    # In pixels: on a phone the table scrolls in its own box, not wrapping the narrow "line" column mid-word.
+    missed = gr.Dataframe(
+        headers=MISSED_HEADERS,
+        label="Rows the model got wrong",
+        interactive=False,
+        wrap=True,
+        column_widths=["70px", "520px", "110px", "120px", "90px"],
+    )
     with gr.Accordion("Metrics (JSON)", open=False):
         metrics = gr.JSON(label="Metrics", max_height=320)
     status = gr.Markdown()

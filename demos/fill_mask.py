@@ -307,7 +307,8 @@ def build_tab(tab: Tab) -> None:
                 label="The numbers (rank: place in the whole vocabulary)",
                 interactive=False,
                 wrap=True,
-                column_widths=["14%", "8%", "14%", "10%", "14%", "40%"],
+                # In pixels: on a phone the table scrolls in its own box, not wrapping each header a letter a line.
+                column_widths=["130px", "60px", "100px", "90px", "120px", "300px"],
             )
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text, compare_with], cache_examples=False)

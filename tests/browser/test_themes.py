@@ -1,7 +1,8 @@
 """Every tab run once as a visitor runs it, in the light and the dark theme, at a laptop's and a phone's width: its
-first example (or its default input) gives a visible result, nothing sticks out of the window sideways, the text of
-every custom-styled element is legible, and the console stays free of JavaScript errors. One page per theme and
-width, clicking through the tabs; each tab's screenshot is kept under ARTEFACTS/screenshots/<theme>-<width>/."""
+first example (or its default input) gives a visible result, nothing sticks out of the window sideways, no table header
+is squeezed into breaking a word, the text of every custom-styled element is legible, and the console stays free of
+JavaScript errors. One page per theme and width, clicking through the tabs; each tab's screenshot is kept under
+ARTEFACTS/screenshots/<theme>-<width>/."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 TAB_TITLES = [*(demo.title for demo in DEMOS), system.TITLE]
 CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
 OVERFLOW = (Path(__file__).parent / "overflow.js").read_text()
+BROKEN_WORDS = (Path(__file__).parent / "broken_words.js").read_text()
 WINDOWS = {"desktop": (1280, 900), "phone": (390, 844)}
 # Generous: the first use of each model in the run builds its stand-in.
 RESULT_SECONDS = 120
@@ -94,9 +96,11 @@ def test_every_tab_answers_legibly_in_both_themes_and_on_a_phone(visit, title, a
             request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
     page = visit.page
     panel = open_tab(page, title)
-    run_first_example(page, panel, title)
-    page.wait_for_timeout(300)  # the last output's redraw
-    artefact(page, f"screenshots/{visit.theme}-{page.viewport_size['width']}/{slug(title)}")
+    try:
+        run_first_example(page, panel, title)
+        page.wait_for_timeout(300)  # the last output's redraw
+    finally:  # kept when the result never came too: it shows what the visitor saw instead
+        artefact(page, f"screenshots/{visit.theme}-{page.viewport_size['width']}/{slug(title)}")
 
     problems = []
     sideways = page.evaluate(OVERFLOW)
@@ -105,6 +109,7 @@ def test_every_tab_answers_legibly_in_both_themes_and_on_a_phone(visit, title, a
     problems += [
         f"sticks out of the window: {what} (from x={left} to x={right})" for what, left, right in sideways["found"]
     ]
+    problems += [f"a table header breaks a word: {header!r}" for header in panel.evaluate(BROKEN_WORDS)]
     checked = panel.evaluate(CONTRAST)
     problems += [
         f"illegible: {text!r} has contrast {ratio}, below {wanted}" for text, ratio, wanted in checked if ratio < wanted
