@@ -15,7 +15,14 @@ from gradio.components.annotated_image import AnnotatedImageData, Annotation
 from gradio.data_classes import FileData
 from PIL import Image, ImageOps
 
-from demos.common import check_image_pixels, model_dropdown, photo_upload, tab_intro, user_errors
+from demos.common import (
+    check_image_pixels,
+    model_dropdown,
+    photo_upload,
+    status_cleared_on_error,
+    tab_intro,
+    user_errors,
+)
 from demos.tab import Demo, Tab
 from shared.detr_panoptic import Segment, find_segments
 from shared.errors import UserError
@@ -174,7 +181,7 @@ def build_tab(tab: Tab) -> None:
     gr.Examples([[str(path)] for path in EXAMPLE_PHOTOS], inputs=[image], cache_examples=False)
 
     # One photo at a time: a large photo's masks take much memory.
-    button.click(
+    segmented = button.click(
         tab.bind(segment),
         [image, threshold, overlap_mask_area_threshold, model],
         [segments, table, status, overlay_download, json_download],
@@ -182,6 +189,7 @@ def build_tab(tab: Tab) -> None:
         concurrency_limit=1,
         concurrency_id="segment",
     )
+    status_cleared_on_error(segmented, status)
 
 
 DEMO = Demo(
