@@ -65,8 +65,10 @@ def numbered(texts: tuple[str, ...] | list[str]) -> str:
 # seed), and empties any other line: an earlier answer's "Served by …" must not stand under an error.
 GENERATING = "generating…"
 STOPPED = "stopped"
-STOPPED_OR_FAILED_JS = f"""(status) => typeof status === "string" && status.endsWith({json.dumps(GENERATING)})
-    ? status.slice(0, -{len(GENERATING)}) + {json.dumps(STOPPED)} : "" """
+# (Gradio can report a cancelled request's failure twice: a line already stopped stays.)
+STOPPED_OR_FAILED_JS = f"""(status) => typeof status !== "string" ? ""
+    : status.endsWith({json.dumps(GENERATING)}) ? status.slice(0, -{len(GENERATING)}) + {json.dumps(STOPPED)}
+    : status.endsWith({json.dumps(" · " + STOPPED)}) ? status : "" """
 
 
 def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = None, stopped: bool = False) -> str:

@@ -71,7 +71,7 @@ def test_an_error_takes_away_the_previous_answers_served_by_line(page):
     text = panel.get_by_label("Text")
     text.fill("I loved this film.")
     panel.get_by_role("button", name="Classify").click()
-    expect(panel.get_by_text(re.compile(r"^Served by "))).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"^Served by "))).to_be_visible(timeout=30_000)  # a first use loads the model
     text.fill("")
     panel.get_by_role("button", name="Classify").click()
     expect(page.locator(".toast-body").first).to_be_visible()
