@@ -20,6 +20,7 @@ import httpx
 import torch
 
 from demos import DEMOS, TASKS, layout, messages, sessions, system, translation
+from demos.common import KEYBOARD_HINT
 from demos.tab import Tab
 from gradio_defences import app_kwargs as defences_kwargs
 from gradio_defences import private_temp_folder
@@ -440,6 +441,7 @@ def build_app(runtime: Runtime, status: HubStatus | None = None) -> gr.Blocks:
     # delete_cache: Gradio's copies of uploads and outputs older than an hour are removed every hour.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER)
+        gr.Markdown(KEYBOARD_HINT)
         if notice := offline_notice(status):
             gr.Markdown(notice, elem_classes=["offline-banner"])
         # Wrapped onto a second row when the window is narrow, instead of hidden behind Gradio's "⋯" menu: every tab

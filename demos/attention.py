@@ -14,7 +14,16 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from demos.common import bar_plot, drawn_in_data_order, model_dropdown, no_bars, tab_intro, user_errors
+from demos.common import (
+    bar_plot,
+    drawn_in_data_order,
+    model_dropdown,
+    no_bars,
+    run_by,
+    status_cleared_on_error,
+    tab_intro,
+    user_errors,
+)
 from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -413,9 +422,15 @@ def build_tab(tab: Tab) -> None:
 
     inputs = [sentence, second_sentence, focus_word, model, layer, head]
     outputs = [plot, bars, numbers, status]
-    drawn_in_data_order(button.click(tab.bind(attention), inputs, outputs, api_name="attention"), bars)
-    for box in (sentence, second_sentence, focus_word):
-        drawn_in_data_order(box.submit(tab.bind(attention), inputs, outputs, api_visibility="private"), bars)
+    shown = gr.on(
+        run_by(button, sentence, second_sentence, focus_word),
+        tab.bind(attention),
+        inputs,
+        outputs,
+        api_name="attention",
+    )
+    drawn_in_data_order(shown, bars)
+    status_cleared_on_error(shown, status)
 
 
 DEMO = Demo(

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -387,9 +387,14 @@ def build_tab(tab: Tab) -> None:
     status = gr.Markdown()
     inputs = [sentence, second_sentence, word, model]
     outputs = [steps, weights, pca, comparison, numbers_json, status]
-    button.click(tab.bind(attention_steps), inputs, outputs, api_name="attention_steps")
-    for box in (sentence, second_sentence, word):
-        box.submit(tab.bind(attention_steps), inputs, outputs, api_visibility="private")
+    computed = gr.on(
+        run_by(button, sentence, second_sentence, word),
+        tab.bind(attention_steps),
+        inputs,
+        outputs,
+        api_name="attention_steps",
+    )
+    status_cleared_on_error(computed, status)
 
 
 DEMO = Demo(

@@ -93,6 +93,28 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# The keyboard rule of the whole app, Gradio's own for a text box: every text box of a tab runs the tab's endpoint.
+KEYBOARD_HINT = (
+    "⌨️ In every tab, **Enter** in a one-line box runs it; in a box of several lines Enter starts a new line and "
+    "**Shift+Enter** runs it."
+)
+
+
+def run_by(button: gr.Button, *boxes: gr.Textbox | gr.Number) -> list[Any]:
+    """The triggers of an endpoint, for `gr.on`: its button, and Enter in each of its text boxes (Shift+Enter in a
+    box of several lines, where Enter starts a new line)."""
+    return [button.click, *(box.submit for box in boxes)]
+
+
+def status_cleared_on_error(event: Any, status: gr.Markdown) -> Any:
+    """After `event` fails, empty its status line: the "Served by …" of an earlier answer must not stand under the
+    error as if it described it. A browser-only step (no request to the server); an API caller gets the error and no
+    status at all."""
+    return event.failure(
+        None, None, status, js="() => ''", queue=False, show_progress="hidden", api_visibility="private"
+    )
+
+
 def served_by(loaded: LoadedModel | ServedModel, seconds: float, batch_requests: int = 1) -> str:
     """One line under every answer: which model and device served it (and which Ray Serve replica, on Ray), and how
     long it took (and, for batched endpoints, with how many concurrent requests it shared its forward pass)."""

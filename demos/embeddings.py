@@ -13,7 +13,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
+from demos.common import (
+    bar_plot,
+    drawn_in_data_order,
+    model_dropdown,
+    run_by,
+    status_cleared_on_error,
+    tab_intro,
+    user_errors,
+)
 from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -415,19 +423,23 @@ def build_tab(tab: Tab) -> None:
                 search_numbers = gr.JSON(show_label=False)
     gr.Examples(SEARCH_EXAMPLES, inputs=[query, search_sentences], cache_examples=False)
 
-    compare_button.click(
+    compared = gr.on(
+        run_by(compare_button, word, context_sentences),
         tab.bind(embeddings),
         [word, context_sentences, context_model, layer],
         [heatmap, context_numbers, context_status],
         api_name="embeddings",
     )
-    searched = search_button.click(
+    status_cleared_on_error(compared, context_status)
+    searched = gr.on(
+        run_by(search_button, query, search_sentences),
         tab.bind(semantic_search),
         [query, search_sentences, search_model, top_k],
         [bars, search_numbers, search_status],
         api_name="semantic_search",
     )
     drawn_in_data_order(searched, bars)  # best first
+    status_cleared_on_error(searched, search_status)
 
 
 DEMO = Demo(

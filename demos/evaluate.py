@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.messages import say
 from demos.tab import Demo, Served, Tab
 from shared.batching import run_pipeline
@@ -239,12 +239,14 @@ def build_tab(tab: Tab) -> None:
         metrics = gr.JSON(label="Metrics", max_height=320)
     status = gr.Markdown()
     gr.Examples(EXAMPLES, inputs=[file, text_column, label_column, label_map, model], cache_examples=False)
-    button.click(
+    evaluated = gr.on(
+        run_by(button, text_column, label_column, label_map),
         tab.bind(evaluate),
         [file, text_column, label_column, label_map, model],
         [summary, per_label, confusion, missed, predictions, metrics, status],
         api_name="evaluate",
     )
+    status_cleared_on_error(evaluated, status)
 
 
 DEMO = Demo(

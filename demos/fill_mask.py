@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import bar_plot, drawn_in_data_order, model_dropdown, tab_intro, user_errors
+from demos.common import (
+    bar_plot,
+    drawn_in_data_order,
+    model_dropdown,
+    run_by,
+    status_cleared_on_error,
+    tab_intro,
+    user_errors,
+)
 from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -314,8 +322,11 @@ def build_tab(tab: Tab) -> None:
     gr.Examples(EXAMPLES, inputs=[text, compare_with], cache_examples=False)
 
     inputs = [text, model, top_k, compare_with]
-    drawn_in_data_order(button.click(tab.bind(fill_mask), inputs, [bars, table, status], api_name="fill_mask"), bars)
-    drawn_in_data_order(text.submit(tab.bind(fill_mask), inputs, [bars, table, status], api_visibility="private"), bars)
+    filled = gr.on(
+        run_by(button, text, compare_with), tab.bind(fill_mask), inputs, [bars, table, status], api_name="fill_mask"
+    )
+    drawn_in_data_order(filled, bars)
+    status_cleared_on_error(filled, status)
 
 
 DEMO = Demo(

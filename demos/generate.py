@@ -10,6 +10,7 @@ generation on the server at the next token, and a seed makes sampling reproducib
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import fields
@@ -18,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from demos import next_token
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared import limits
 from shared.batching import CONCURRENT_REQUESTS
@@ -38,6 +39,8 @@ from shared.model_choices import ModelChoice
 
 # At most ten updates a second (the first token at once): each update costs Gradio CPU time the model needs.
 UPDATE_SECONDS = 0.1
+# The narrowest a slider with its label, number box and info line reads without crowding (pixels).
+SLIDER_WIDTH = 260
 PROMPT = "Hello, I'm a language model,"
 # The prompt, then these settings by name.
 EXAMPLES = [
@@ -56,7 +59,21 @@ def numbered(texts: tuple[str, ...] | list[str]) -> str:
     return "\n\n".join(f"[{index}] {text}" for index, text in enumerate(texts, start=1))
 
 
+# The end of the status line while the text is written, and what replaces it when the generation ends early: Stop
+# cancels the request, so the server sends nothing more, and Gradio runs the event's failure handler (as for an
+# error). Then the browser ends the streamed line with STOPPED (what comes before says how many tokens, and the
+# seed), and empties any other line: an earlier answer's "Served by …" must not stand under an error.
+GENERATING = "generating…"
+STOPPED = "stopped"
+# (Gradio can report a cancelled request's failure twice: a line already stopped stays.)
+STOPPED_OR_FAILED_JS = f"""(status) => typeof status !== "string" ? ""
+    : status.endsWith({json.dumps(GENERATING)}) ? status.slice(0, -{len(GENERATING)}) + {json.dumps(STOPPED)}
+    : status.endsWith({json.dumps(" · " + STOPPED)}) ? status : "" """
+
+
 def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = None, stopped: bool = False) -> str:
+    """The status line's account of the decoding: the strategy, the seed when sampling (to write the same text
+    again), how many new tokens (so far, while it runs), and whether the time limit stopped it."""
     parts = [strategy]
     if seed is not None:
         parts.append(f"seed {seed}")
@@ -130,7 +147,8 @@ def generate(
         with closing(written):  # a request that goes away stops its generation
             for update in written:
                 if not update.finished:
-                    yield update.text, f"{served.status(update.batch_requests)} · generating…"
+                    summary = decoding_summary(settings.strategy, seed, update.new_tokens)
+                    yield update.text, f"{served.status(update.batch_requests)} · {summary} · {GENERATING}"
         stopped = served.elapsed() >= limits.MAX_GENERATION_SECONDS
         if request is not None and not stopped:
             served.keep(request, (update.texts, update.new_tokens))
@@ -153,6 +171,7 @@ def build_tab(tab: Tab) -> None:
             max_new_tokens = gr.Slider(
                 1, limits.MAX_NEW_TOKENS, value=50, step=1, precision=0, label="max_new_tokens", info="Tokens to add."
             )
+            # Each sampling slider at least SLIDER_WIDTH wide: the row wraps (two, then one) where three would not fit.
             with gr.Row():
                 temperature = gr.Slider(
                     limits.MIN_TEMPERATURE,
@@ -161,12 +180,26 @@ def build_tab(tab: Tab) -> None:
                     step=0.01,
                     label="temperature",
                     info="Sampling: below 1 is safer, above 1 wilder.",
+                    min_width=SLIDER_WIDTH,
                 )
                 top_k = gr.Slider(
-                    0, limits.MAX_TOP_K, value=50, step=1, precision=0, label="top_k", info="Sampling: 0 turns it off."
+                    0,
+                    limits.MAX_TOP_K,
+                    value=50,
+                    step=1,
+                    precision=0,
+                    label="top_k",
+                    info="Sampling: 0 turns it off.",
+                    min_width=SLIDER_WIDTH,
                 )
                 top_p = gr.Slider(
-                    limits.MIN_TOP_P, 1.0, value=0.95, step=0.01, label="top_p", info="Sampling: 1 turns it off."
+                    limits.MIN_TOP_P,
+                    1.0,
+                    value=0.95,
+                    step=0.01,
+                    label="top_p",
+                    info="Sampling: 1 turns it off.",
+                    min_width=SLIDER_WIDTH,
                 )
             with gr.Row():
                 num_return_sequences = gr.Slider(
@@ -234,13 +267,17 @@ def build_tab(tab: Tab) -> None:
     )
     # The API takes the settings in the order of `DecodingSettings`' fields, then the seed.
     inputs = [prompt, model, *(controls[field.name] for field in fields(DecodingSettings)), seed]
-    generation = button.click(
+    generation = gr.on(
+        run_by(button, prompt, seed),
         tab.bind(generate),
         inputs,
         [output, status],
         api_name="generate",
         concurrency_limit=CONCURRENT_REQUESTS,  # greedy and sampled requests share the model's running batch
         concurrency_id=tab.task,
+    )
+    generation.failure(
+        None, status, status, js=STOPPED_OR_FAILED_JS, queue=False, show_progress="hidden", api_visibility="private"
     )
     stop.click(None, None, None, cancels=[generation])
 

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-from demos.common import bar_plot, drawn_in_data_order, user_errors
+from demos.common import bar_plot, drawn_in_data_order, status_cleared_on_error, user_errors
 from demos.tab import Tab
 from shared.decoding import SAMPLING, DecodingSettings, check_prompt, entropy_bits, next_token_distributions
 from shared.errors import UserError
@@ -122,8 +122,18 @@ def odds_summary(numbers: dict[str, Any], settings: str) -> str:
         f"With {settings}, sampling draws the next token from **{numbers['kept_tokens']:,}** of "
         f"{numbers['vocab_size']:,} tokens, which held {numbers['kept_raw_mass']:.1%} of the raw probability; "
         f"entropy {numbers['raw_entropy_bits']:.2f} → {numbers['entropy_after_settings_bits']:.2f} bits. "
-        "Greedy decoding would take token 1."
+        f"{greedy_choice(numbers['tokens'])}"
     )
+
+
+def greedy_choice(tokens: list[dict[str, Any]]) -> str:
+    """Which token greedy decoding takes: the likeliest, the first bar (temperature, top_k and top_p never change
+    which token is likeliest), by its text and its id in the vocabulary."""
+    if not tokens:
+        return ""
+    first = tokens[0]
+    shown = first["token"].replace("`", "ˋ")
+    return f"Greedy decoding would take the likeliest token, the first bar: `{shown}` (token id {first['token_id']})."
 
 
 class RecentLogits:
@@ -270,6 +280,7 @@ def build_next_token_odds(tab: Tab, prompt: gr.Textbox, model: gr.Dropdown, sett
     asked = button.click(tab.bind(next_token), inputs, outputs, api_name="next_token", **queue)
     asked.success(odds_shown, None, requested, api_visibility="private")
     drawn_in_data_order(asked, chart)
+    status_cleared_on_error(asked, status)
     # `.change`, not `.release`: it also fires for arrow keys on a slider and for an example filling the settings.
     followed = gr.on(
         [setting.change for setting in (*followed, shown)],
@@ -282,3 +293,4 @@ def build_next_token_odds(tab: Tab, prompt: gr.Textbox, model: gr.Dropdown, sett
         **queue,
     )
     drawn_in_data_order(followed, chart)
+    status_cleared_on_error(followed, status)

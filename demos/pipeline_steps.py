@@ -12,7 +12,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.errors import UserError
 from shared.limits import MAX_STEPS_TEXT_CHARS, MAX_STEPS_TEXT_TOKENS
@@ -161,8 +161,8 @@ def build_tab(tab: Tab) -> None:
         values = gr.JSON(label="Values", max_height=320)
     status = gr.Markdown()
     outputs = [tokens, logits, label, steps_text, values, status]
-    button.click(tab.bind(pipeline_steps), [text, model], outputs, api_name="pipeline_steps")
-    text.submit(tab.bind(pipeline_steps), [text, model], outputs, api_visibility="private")
+    opened = gr.on(run_by(button, text), tab.bind(pipeline_steps), [text, model], outputs, api_name="pipeline_steps")
+    status_cleared_on_error(opened, status)
 
 
 DEMO = Demo(

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import BatchEncoding
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.messages import phrase, say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -386,8 +386,8 @@ def build_tab(tab: Tab) -> None:
 
     inputs = [context, question, top_k, max_answer_len, allow_no_answer, model]
     outputs = [highlighted, score, table, status]
-    button.click(tab.bind(qa), inputs, outputs, api_name="qa")
-    question.submit(tab.bind(qa), inputs, outputs, api_visibility="private")
+    answered = gr.on(run_by(button, context, question), tab.bind(qa), inputs, outputs, api_name="qa")
+    status_cleared_on_error(answered, status)
     model.change(no_answer_checkbox, model, allow_no_answer, api_visibility="private")
 
 

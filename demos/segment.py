@@ -15,7 +15,14 @@ from gradio.components.annotated_image import AnnotatedImageData, Annotation
 from gradio.data_classes import FileData
 from PIL import Image, ImageOps
 
-from demos.common import check_image_pixels, model_dropdown, photo_upload, tab_intro, user_errors
+from demos.common import (
+    check_image_pixels,
+    model_dropdown,
+    photo_upload,
+    status_cleared_on_error,
+    tab_intro,
+    user_errors,
+)
 from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.detr_panoptic import Segment, find_segments
@@ -221,6 +228,7 @@ def build_tab(tab: Tab) -> None:
         refused_photo, None, [image, *downloads], queue=False, show_progress="hidden", api_visibility="private"
     )
     image.clear(withdrawn_downloads, None, downloads, queue=False, show_progress="hidden", api_visibility="private")
+    status_cleared_on_error(segmented, status)
 
 
 DEMO = Demo(

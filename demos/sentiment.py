@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
@@ -86,8 +86,15 @@ def build_tab(tab: Tab) -> None:
     gr.Examples(EXAMPLES, inputs=[text, model], cache_examples=False)
 
     batched = dict(concurrency_limit=CONCURRENT_REQUESTS, concurrency_id="sentiment")
-    button.click(tab.bind(sentiment), [text, model], [label, table, status], api_name="sentiment", **batched)
-    text.submit(tab.bind(sentiment), [text, model], [label, table, status], api_visibility="private", **batched)
+    classified = gr.on(
+        run_by(button, text),
+        tab.bind(sentiment),
+        [text, model],
+        [label, table, status],
+        api_name="sentiment",
+        **batched,
+    )
+    status_cleared_on_error(classified, status)
 
 
 DEMO = Demo(

@@ -81,7 +81,8 @@ def model_rows(runtime: Runtime) -> list[list]:
 
 def build_tab(runtime: Runtime, tab: gr.Tab) -> None:
     summary = gr.Markdown(label="Device")
-    table = gr.Dataframe(headers=TABLE_HEADERS, label="Loaded models", interactive=False)
+    # Long model ids wrap, so that all ten columns fit a laptop screen; a phone scrolls the table sideways.
+    table = gr.Dataframe(headers=TABLE_HEADERS, label="Loaded models", interactive=False, wrap=True)
     refresh = gr.Button("Refresh")
 
     def system_status() -> tuple[str, list[list]]:

@@ -9,10 +9,11 @@ from typing import Any
 
 import gradio as gr
 
-from demos.common import tab_intro, user_errors
+from demos.common import run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.messages import say
 from demos.tab import Demo, Tab
-from shared.errors import UserError
+from shared.errors import ModelUnavailable, UserError
+from shared.hub_status import offline, on_disk
 from shared.limits import MAX_DECODE_IDS, MAX_TEXT_CHARS, MAX_TOKENIZED_CHARS, MAX_TOKENIZERS
 from shared.loading import TokenizerLoader
 from shared.model_choices import ModelChoice, pick_choice
@@ -266,6 +267,26 @@ def highlight_slot(model_id: str, text: str, tokenization: dict[str, Any]) -> gr
     return gr.HighlightedText(value=spans, color_map=colours, label=label, visible=True)
 
 
+def skipped_note(skipped: list[str], shown_instead: list[str], hub_offline: bool) -> str:
+    """One short line naming the tokenizers a request asked for but could not have, and why (and, when none of its
+    own could be had, which tokenizers answered in their place)."""
+    names = ", ".join(f"`{model_id}`" for model_id in skipped)
+    if hub_offline:
+        why = "not on this disk, and the Hub cannot be reached (`python app.py --download` fetches them once)"
+    else:
+        why = "could not be loaded (the server log says why)"
+    note = f"⚠️ Skipped {names}: {why}."
+    if shown_instead:
+        note += f" Shown instead: {', '.join(f'`{model_id}`' for model_id in shown_instead)}."
+    return note
+
+
+def substitutes(choices: list[ModelChoice], picked: list[str]) -> list[str]:
+    """Tokenizers to answer with when none of those picked can be had: the allowlist's others that are on this disk
+    (the bundled MiniLM, for one), never one that needs a download."""
+    return [choice.model_id for choice in choices if choice.model_id not in picked and on_disk(choice.model_id)]
+
+
 @user_errors
 def tokens(
     tab: Tab,
@@ -278,19 +299,39 @@ def tokens(
     false, for an unused slot), with its "label" and "color_map"; then the numbers per tokenizer (tokens, ids,
     special_tokens_mask, character offsets, counts of characters, words, tokens and special tokens, the decoded
     text); a comparison table (tokenizer, algorithm, vocabulary, tokens, special tokens, characters per token,
-    decodes to the text); and a status line per tokenizer."""
+    decodes to the text); and a status line per tokenizer. A tokenizer that cannot be had (offline, not on this
+    disk) is skipped, named in the status and under "skipped" in the numbers; when none of those picked can be had,
+    the tokenizers on this disk answer in their place."""
     text = check_text(text)
     picked = pick_tokenizers(tab.choices, model_ids)
     slots, records, rows, status = [], [], [], []
-    for model_id in picked:
-        with tab.model(model_id, progress) as served:
-            tokenization = served.run(tokenize, text)
+    failures: list[ModelUnavailable] = []
+
+    def answered_by(model_id: str) -> bool:
+        try:
+            with tab.model(model_id, progress) as served:
+                tokenization = served.run(tokenize, text)
+        except ModelUnavailable as error:
+            failures.append(error)
+            return False
         slots.append(highlight_slot(model_id, text, tokenization))
         records.append({"model": model_id, "stand_in": served.info.stand_in, **tokenization})
         rows.append(comparison_row(model_id, tokenization))
         status.append(served.status())
+        return True
+
+    skipped = [model_id for model_id in picked if not answered_by(model_id)]
+    shown_instead = []
+    if not slots:
+        for model_id in substitutes(tab.choices, picked):
+            if len(shown_instead) < MAX_TOKENIZERS and answered_by(model_id):
+                shown_instead.append(model_id)
+    if not slots:
+        raise failures[0]
+    if skipped:
+        status.insert(0, skipped_note(skipped, shown_instead, offline()))
     slots += [gr.HighlightedText(value=None, visible=False)] * (MAX_TOKENIZERS - len(slots))
-    numbers = {"characters": len(text), "words": len(text.split()), "tokenizers": records}
+    numbers = {"characters": len(text), "words": len(text.split()), "tokenizers": records, "skipped": skipped}
     return *slots, numbers, rows, "  \n".join(status)
 
 
@@ -358,14 +399,16 @@ def build_tab(tab: Tab) -> None:
     gr.Examples(DECODE_EXAMPLES, inputs=[decode_model, ids_text], cache_examples=False)
 
     tokenized = [*slots, numbers, table, status]
-    button.click(tab.bind(tokens), [text, tokenizers], tokenized, api_name="tokens")
-    text.submit(tab.bind(tokens), [text, tokenizers], tokenized, api_visibility="private")
-    decode_button.click(
+    tokenized_text = gr.on(run_by(button, text), tab.bind(tokens), [text, tokenizers], tokenized, api_name="tokens")
+    status_cleared_on_error(tokenized_text, status)
+    decoded = gr.on(
+        run_by(decode_button, ids_text),
         tab.bind(decode_ids),
         [decode_model, ids_text],
         [decoded_text, decoded_plain, decoded_tokens, decode_status],
         api_name="decode_ids",
     )
+    status_cleared_on_error(decoded, decode_status)
 
 
 DEMO = Demo(

@@ -18,7 +18,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.messages import say
 from demos.tab import Demo, Tab
 from shared.errors import UserError
@@ -260,18 +260,22 @@ def build_tab(tab: Tab) -> None:
             predictions = gr.Dataframe(headers=PREDICTION_HEADERS, label="One row per sentence", interactive=False)
             classify_status = gr.Markdown()
     gr.Examples(EXAMPLES, inputs=[examples, sentences], cache_examples=False)
-    train.click(
+    trained_now = gr.on(
+        run_by(train, examples),
         tab.bind(train_classifier),
         [examples, file, model],
         [summary, scatter, counts, metrics, status, trained],
         api_name="train_classifier",
     )
-    classify.click(
+    status_cleared_on_error(trained_now, status)
+    classified = gr.on(
+        run_by(classify, sentences),
         tab.bind(classify_sentences),
         [sentences, trained],
         [best, predictions, classify_status],
         api_name="classify_sentences",
     )
+    status_cleared_on_error(classified, classify_status)
 
 
 DEMO = Demo(

@@ -7,7 +7,7 @@ from string import Formatter
 
 import gradio as gr
 
-from demos.common import model_dropdown, tab_intro, user_errors
+from demos.common import model_dropdown, run_by, status_cleared_on_error, tab_intro, user_errors
 from demos.tab import Demo, Tab
 from shared.batching import CONCURRENT_REQUESTS, run_pipeline
 from shared.errors import UserError
@@ -138,13 +138,15 @@ def build_tab(tab: Tab) -> None:
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[text, candidate_labels, multi_label, hypothesis_template], cache_examples=False)
 
-    button.click(
+    classified = gr.on(
+        run_by(button, text, candidate_labels, hypothesis_template),
         tab.bind(zero_shot),
         [text, candidate_labels, multi_label, hypothesis_template, model],
         [scores, status],
         api_name="zero_shot",
         concurrency_limit=CONCURRENT_REQUESTS,
     )
+    status_cleared_on_error(classified, status)
 
 
 DEMO = Demo(

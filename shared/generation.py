@@ -39,12 +39,16 @@ class TokenStreamer(TextIteratorStreamer):
     """`TextIteratorStreamer` that hands on each token's text as soon as it decodes, where transformers' holds a
     word back until the next space: so the first token is on screen after one forward pass of the prompt. Only an
     incomplete UTF-8 character (decoded as "\ufffd") waits for the token that completes it; the final answer is
-    decoded whole, so a token that changes the text before it is put right at the end."""
+    decoded whole, so a token that changes the text before it is put right at the end. `new_tokens` counts the
+    tokens written so far, for a status line that says how far a generation got (when it is stopped, say)."""
+
+    new_tokens = 0
 
     def put(self, value: torch.Tensor) -> None:
         if self.skip_prompt and self.next_tokens_are_prompt:
             self.next_tokens_are_prompt = False
             return
+        self.new_tokens += value.numel()
         self.token_cache.extend(value.reshape(-1).tolist())
         text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
         if text.endswith("\ufffd"):
@@ -152,12 +156,13 @@ class Generation:
 @dataclass(frozen=True)
 class Written:
     """What a generation has written so far. While it runs, `text` is the prompt and its continuation so far when
-    the text streams, else "". Once it has finished, `texts` holds each sequence whole (prompt included) and
-    `new_tokens` how many tokens each continuation has."""
+    the text streams, else "", and `new_tokens` how many tokens it has written (None when it does not stream). Once
+    it has finished, `texts` holds each sequence whole (prompt included) and `new_tokens` how many tokens each
+    continuation has."""
 
     text: str
     texts: tuple[str, ...] | None = None
-    new_tokens: int = 0
+    new_tokens: int | None = None
     batch_requests: int = 1  # the most requests that shared a forward pass with this one, itself included
 
     @property
@@ -191,9 +196,9 @@ def continue_prompt(
         if streamer is not None:
             for piece in paced(streamer, update_seconds):
                 text += piece or ""
-                yield Written(text)
+                yield Written(text, new_tokens=streamer.new_tokens)
         while not generation.finished(timeout=PROGRESS_SECONDS):
-            yield Written(text)
+            yield Written(text, new_tokens=streamer.new_tokens if streamer is not None else None)
     finally:
         generation.stop_and_wait()
     sequences = generation.output[:, prompt_tokens:]
@@ -233,7 +238,7 @@ def continue_batched(
     try:
         for piece in paced(streamer, update_seconds):
             text += piece or ""
-            yield Written(text, batch_requests=request.most_batched)
+            yield Written(text, new_tokens=streamer.new_tokens, batch_requests=request.most_batched)
         request.wait()
     finally:
         request.stop.set()  # a request that went away leaves the batch at the next token

@@ -45,6 +45,11 @@ def on_disk(model_id: str, cache_dir: str | Path | None = None) -> bool:
     return any(isinstance(try_to_load_from_cache(model_id, name, cache_dir=cache_dir), str) for name in MARKER_FILES)
 
 
+def offline() -> bool:
+    """Whether loads look in the local cache only (HF_HUB_OFFLINE, or the Hub found unreachable at start-up)."""
+    return bool(constants.HF_HUB_OFFLINE)
+
+
 def go_offline() -> None:
     """Make every later load look in the local cache only: a missing model fails at once instead of retrying."""
     constants.HF_HUB_OFFLINE = True

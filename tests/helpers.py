@@ -3,9 +3,11 @@ and the shared readings of an answer. Fixtures live in conftest.py; tests import
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,3 +64,26 @@ def final_event(lines: Iterable[str]) -> tuple[str | None, object]:
             if event in {"complete", "error"}:
                 break
     return event, payload
+
+
+@contextmanager
+def slowed_without_end(model: Any, end_token_id: int, seconds_per_pass: float = 0.02) -> Iterator[list[int]]:
+    """`model` (a causal LM the app's cache holds) made slow, `seconds_per_pass` a forward pass, and unable to choose
+    its end token until the block ends, so a long generation runs for seconds and only Stop can end it early. Yields
+    a list that grows by one each forward pass."""
+    forward = model.forward
+    calls: list[int] = []
+
+    @functools.wraps(forward)
+    def slow_forward(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        time.sleep(seconds_per_pass)
+        output = forward(*args, **kwargs)
+        output.logits[..., end_token_id] = float("-inf")
+        return output
+
+    model.forward = slow_forward
+    try:
+        yield calls
+    finally:
+        del model.forward

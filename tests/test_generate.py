@@ -4,7 +4,6 @@ decoding settings themselves: tests/test_decoding.py."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import queue
 import re
@@ -24,6 +23,7 @@ from shared.decoding import GREEDY, DecodingSettings
 from shared.limits import MAX_NEW_TOKENS
 from shared.runtime import Runtime
 from shared.settings import Settings
+from tests.helpers import slowed_without_end
 
 PROMPT = generate.PROMPT
 
@@ -114,21 +114,8 @@ def gpt2(runtime):
 def slow_gpt2_without_end(gpt2):
     """The cached GPT-2 made slow (about 20 ms a token) and unable to choose its end token, so a generation of
     MAX_NEW_TOKENS runs for many seconds and only Stop can end it early; counts its forward passes."""
-    model, end_of_text = gpt2.bundle.model, gpt2.tokenizer.eos_token_id
-    forward = model.forward
-    calls = []
-
-    @functools.wraps(forward)
-    def slow_forward(*args, **kwargs):
-        calls.append(1)
-        time.sleep(0.02)
-        output = forward(*args, **kwargs)
-        output.logits[..., end_of_text] = float("-inf")
-        return output
-
-    model.forward = slow_forward
-    yield calls
-    del model.forward
+    with slowed_without_end(gpt2.bundle.model, gpt2.tokenizer.eos_token_id) as calls:
+        yield calls
 
 
 def test_generation_thread_stops_soon_after_stop_is_set(gpt2, slow_gpt2_without_end):

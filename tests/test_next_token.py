@@ -373,3 +373,12 @@ def test_the_odds_follow_the_settings_only_once_asked_for(runtime):
     _, followed, _ = next_token.follow_settings(tab, True, *request)
     _, asked, _ = next_token.next_token(tab, *request)
     assert followed == asked and followed["kept_tokens"] == 4 and len(followed["tokens"]) == 6
+
+
+def test_greedys_token_is_named_by_its_bar_and_its_vocabulary_id():
+    raw, after = torch.tensor([0.1, 0.6, 0.3]), torch.tensor([0.0, 0.7, 0.3])
+    numbers = next_token.odds_numbers(raw, after, 3, lambda token_id: (f"t{token_id}", f"t{token_id}"))
+    assert next_token.greedy_choice(numbers["tokens"]) == (
+        "Greedy decoding would take the likeliest token, the first bar: `t1` (token id 1)."
+    )
+    assert "token id 1" in next_token.odds_summary(numbers, "temperature 1")

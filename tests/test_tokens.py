@@ -483,3 +483,15 @@ def test_tokens_endpoint_bad_input_gets_a_clear_error(client, text, model_ids, m
 def test_decode_ids_endpoint_bad_ids_get_a_clear_error(client, ids, message):
     with pytest.raises(Exception, match=message):
         client.predict(MINILM, ids, api_name="/decode_ids")
+
+
+def test_the_skipped_note_names_the_tokenizers_why_and_what_answered_instead():
+    note = tokens.skipped_note(["a/one", "b/two"], ["c/three"], hub_offline=True)
+    assert note.startswith("⚠️ Skipped `a/one`, `b/two`: not on this disk") and "--download" in note
+    assert note.endswith("Shown instead: `c/three`.")
+    assert "Shown instead" not in tokens.skipped_note(["a/one"], [], hub_offline=False)
+
+
+def test_only_tokenizers_on_this_disk_stand_in_for_the_missing_ones(tmp_path):
+    choices = [ModelChoice("nobody/missing"), ModelChoice(str(tmp_path)), ModelChoice("nobody/also-missing")]
+    assert tokens.substitutes(choices, ["nobody/missing"]) == [str(tmp_path)]
