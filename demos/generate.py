@@ -20,6 +20,7 @@ import gradio as gr
 
 from demos import next_token
 from demos.common import model_dropdown, run_by, tab_intro, user_errors
+from demos.messages import say
 from demos.tab import Demo, Tab
 from shared import limits
 from shared.batching import CONCURRENT_REQUESTS
@@ -66,9 +67,15 @@ def numbered(texts: tuple[str, ...] | list[str]) -> str:
 GENERATING = "generating…"
 STOPPED = "stopped"
 # (Gradio can report a cancelled request's failure twice: a line already stopped stays.)
-STOPPED_OR_FAILED_JS = f"""(status) => typeof status !== "string" ? ""
-    : status.endsWith({json.dumps(GENERATING)}) ? status.slice(0, -{len(GENERATING)}) + {json.dumps(STOPPED)}
-    : status.endsWith({json.dumps(" · " + STOPPED)}) ? status : "" """
+STOPPED_IN = {GENERATING: STOPPED, "generando…": "detenido"}  # a Spanish page's line ends in Spanish
+STOPPED_OR_FAILED_JS = f"""(status) => {{
+    if (typeof status !== "string") return "";
+    for (const [running, ended] of Object.entries({json.dumps(STOPPED_IN)})) {{
+        if (status.endsWith(running)) return status.slice(0, -running.length) + ended;
+        if (status.endsWith(" · " + ended)) return status;
+    }}
+    return "";
+}}"""
 
 
 def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = None, stopped: bool = False) -> str:
@@ -76,11 +83,11 @@ def decoding_summary(strategy: str, seed: int | None, new_tokens: int | None = N
     again), how many new tokens (so far, while it runs), and whether the time limit stopped it."""
     parts = [strategy]
     if seed is not None:
-        parts.append(f"seed {seed}")
+        parts.append(say(f"seed {seed}"))
     if new_tokens is not None:
-        parts.append(f"{new_tokens} new tokens")
+        parts.append(say(f"{new_tokens} new tokens"))
     if stopped:
-        parts.append(f"stopped at the {limits.MAX_GENERATION_SECONDS:.0f} s limit")
+        parts.append(say(f"stopped at the {limits.MAX_GENERATION_SECONDS:.0f} s limit"))
     return " · ".join(parts)
 
 
@@ -148,7 +155,7 @@ def generate(
             for update in written:
                 if not update.finished:
                     summary = decoding_summary(settings.strategy, seed, update.new_tokens)
-                    yield update.text, f"{served.status(update.batch_requests)} · {summary} · {GENERATING}"
+                    yield update.text, f"{served.status(update.batch_requests)} · {summary} · {say(GENERATING)}"
         stopped = served.elapsed() >= limits.MAX_GENERATION_SECONDS
         if request is not None and not stopped:
             served.keep(request, (update.texts, update.new_tokens))

@@ -16,6 +16,7 @@ import torch
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from demos.common import bar_plot, drawn_in_data_order, status_cleared_on_error, user_errors
+from demos.messages import say
 from demos.tab import Tab
 from shared.decoding import SAMPLING, DecodingSettings, check_prompt, entropy_bits, next_token_distributions
 from shared.errors import UserError
@@ -133,7 +134,8 @@ def greedy_choice(tokens: list[dict[str, Any]]) -> str:
         return ""
     first = tokens[0]
     shown = first["token"].replace("`", "ˋ")
-    return f"Greedy decoding would take the likeliest token, the first bar: `{shown}` (token id {first['token_id']})."
+    token_id = first["token_id"]
+    return say(f"Greedy decoding would take the likeliest token, the first bar: `{shown}` (token id {token_id}).")
 
 
 class RecentLogits:

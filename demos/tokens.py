@@ -272,12 +272,15 @@ def skipped_note(skipped: list[str], shown_instead: list[str], hub_offline: bool
     own could be had, which tokenizers answered in their place)."""
     names = ", ".join(f"`{model_id}`" for model_id in skipped)
     if hub_offline:
-        why = "not on this disk, and the Hub cannot be reached (`python app.py --download` fetches them once)"
+        note = say(
+            f"⚠️ Skipped {names}: not on this disk, and the Hub cannot be reached (`python app.py --download` "
+            "fetches them once)."
+        )
     else:
-        why = "could not be loaded (the server log says why)"
-    note = f"⚠️ Skipped {names}: {why}."
+        note = say(f"⚠️ Skipped {names}: could not be loaded (the server log says why).")
     if shown_instead:
-        note += f" Shown instead: {', '.join(f'`{model_id}`' for model_id in shown_instead)}."
+        instead = ", ".join(f"`{model_id}`" for model_id in shown_instead)
+        note += " " + say(f"Shown instead: {instead}.")
     return note
 
 
