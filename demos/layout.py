@@ -17,13 +17,27 @@ ANSWER_IN_CONTEXT = """
 """
 
 
+def relative_luminance(hex_colour: str) -> float:
+    """WCAG's relative luminance of "#rrggbb"."""
+    channels = [int(hex_colour[index : index + 2], 16) / 255 for index in (1, 3, 5)]
+    red, green, blue = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def text_colour_on(hex_colour: str) -> str:
+    """Black or white, whichever contrasts more with the background `hex_colour` (at least 4.58:1 either way)."""
+    luminance = relative_luminance(hex_colour)
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
+
+
 def segment_chips_css(count: int = MAX_LEGEND_CHIPS) -> str:
     """The segmentation tab in one palette: masks shown in the colours they are sent in (Gradio would hue-rotate a
-    mask whose label has no `color_map` entry), and the n-th legend chip in the n-th segment's colour, translucent
-    as Gradio draws chips (hex + "88")."""
+    mask whose label has no `color_map` entry), and the n-th legend chip in the n-th segment's colour, opaque (Gradio
+    draws chips translucent, which leaves some labels illegible in the dark theme) with black or white text, whichever
+    contrasts more with it."""
     rules = [".segments-image img.mask { filter: none !important; }"]
-    chip = ".segments-image .legend-item:nth-child({}) {{ background-color: {}88 !important; }}"
-    rules += [chip.format(index + 1, segment_hex(index)) for index in range(count)]
+    chip = ".segments-image .legend-item:nth-child({}) {{ background-color: {} !important; color: {} !important; }}"
+    rules += [chip.format(index + 1, segment_hex(index), text_colour_on(segment_hex(index))) for index in range(count)]
     return "\n".join(rules) + "\n"
 
 

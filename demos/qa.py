@@ -379,7 +379,7 @@ def build_tab(tab: Tab) -> None:
                 label="Best answers (start and end are character positions in the context)",
                 interactive=False,
                 wrap=True,  # a long answer wraps in its cell, so the score, start and end stay in view
-                column_widths=["52%", "20%", "14%", "14%"],
+                column_widths=["40%", "24%", "18%", "18%"],
             )
             status = gr.Markdown(label="Status")
     gr.Examples(EXAMPLES, inputs=[context, question, top_k, model], cache_examples=False)

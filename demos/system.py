@@ -82,7 +82,14 @@ def model_rows(runtime: Runtime) -> list[list]:
 def build_tab(runtime: Runtime, tab: gr.Tab) -> None:
     summary = gr.Markdown(label="Device")
     # Long model ids wrap, so that all ten columns fit a laptop screen; a phone scrolls the table sideways.
-    table = gr.Dataframe(headers=TABLE_HEADERS, label="Loaded models", interactive=False, wrap=True)
+    table = gr.Dataframe(
+        headers=TABLE_HEADERS,
+        label="Loaded models",
+        interactive=False,
+        wrap=True,
+        # Wide enough for each header's longest word (a phone scrolls the table in its own box)
+        column_widths=["95px", "250px", "75px", "85px", "100px", "100px", "60px", "75px", "85px", "220px"],
+    )
     refresh = gr.Button("Refresh")
 
     def system_status() -> tuple[str, list[list]]:

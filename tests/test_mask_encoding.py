@@ -77,7 +77,7 @@ def test_the_page_css_colours_each_legend_chip_as_its_mask():
 
     css = layout.segment_chips_css(3)
     for index in range(3):
-        assert f"nth-child({index + 1}) {{ background-color: {mask_encoding.segment_hex(index)}88" in css
+        assert f"nth-child({index + 1}) {{ background-color: {mask_encoding.segment_hex(index)} !important" in css
     assert "img.mask { filter: none" in css
 
 

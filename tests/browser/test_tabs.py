@@ -82,7 +82,8 @@ def test_segmentation_of_an_uploaded_photo_shows_masks_a_table_and_downloads(pag
     overlay = tmp_path / "overlay.png"
     download.value.save_as(overlay)
     with Image.open(overlay) as picture, Image.open(segment.EXAMPLE_PHOTOS[1]) as photo:
-        assert picture.format == "PNG" and picture.size == photo.size
+        # The photo's size, and below it the legend strip
+        assert picture.format == "PNG" and picture.width == photo.width and picture.height > photo.height
     with page.expect_download() as download:
         panel.get_by_role("button", name="Download segments (JSON)").click()
     record = json.loads(Path(download.value.path()).read_text())
