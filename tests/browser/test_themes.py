@@ -25,7 +25,12 @@ WINDOWS = {"desktop": (1280, 900), "phone": (390, 844)}
 # Generous: the first use of each model in the run builds its stand-in.
 RESULT_SECONDS = 120
 # Known failures that belong to another item of issue 12, keyed by (tab, theme or None, width name or None).
-KNOWN_FAILURES: dict[tuple[str, str | None, str | None], str] = {}
+KNOWN_FAILURES: dict[tuple[str, str | None, str | None], str] = {
+    ("Evaluate on your data", None, None): "issue 12: run after the whole browser package, the reviews.csv example "
+    "answers a bare Error (no message); alone, or after the notebook, keyboard, segmentation and tab tests, it "
+    "passes. Cause not found yet.",
+}
+KNOWN_FAILURE_SECONDS = 20  # a known failure need not wait the full RESULT_SECONDS
 
 
 @dataclass
@@ -68,7 +73,7 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
 
 
-def run_first_example(page, panel, title: str) -> None:
+def run_first_example(page, panel, title: str, seconds: float = RESULT_SECONDS) -> None:
     """Fill the tab with its first example (its defaults when it has none), press its main button and wait until the
     result's "Served by" line is in, streaming done; the System tab fills its table when opened."""
     if title == system.TITLE:
@@ -82,22 +87,24 @@ def run_first_example(page, panel, title: str) -> None:
         page.wait_for_function(
             "panel => panel.innerText.includes('Served by') && !panel.innerText.includes('generating…')",
             arg=panel.element_handle(),
-            timeout=RESULT_SECONDS * 1000,
+            timeout=seconds * 1000,
         )
     except Exception as error:
         toasts = page.get_by_test_id("toast-body").all_inner_texts()
-        raise AssertionError(f"{title}: no result within {RESULT_SECONDS} s; messages shown: {toasts}") from error
+        raise AssertionError(f"{title}: no result within {seconds} s; messages shown: {toasts}") from error
 
 
 @pytest.mark.parametrize("title", TAB_TITLES)
 def test_every_tab_answers_legibly_in_both_themes_and_on_a_phone(visit, title, artefact, request):
+    seconds = RESULT_SECONDS
     for (tab, theme, window), reason in KNOWN_FAILURES.items():
         if tab == title and theme in (None, visit.theme) and window in (None, visit.window):
             request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
+            seconds = KNOWN_FAILURE_SECONDS
     page = visit.page
     panel = open_tab(page, title)
     try:
-        run_first_example(page, panel, title)
+        run_first_example(page, panel, title, seconds)
         page.wait_for_timeout(300)  # the last output's redraw
     finally:  # kept when the result never came too: it shows what the visitor saw instead
         artefact(page, f"screenshots/{visit.theme}-{page.viewport_size['width']}/{slug(title)}")
