@@ -46,7 +46,7 @@ import psutil  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks.servers import Server, app_server, peer_server  # noqa: E402
-from benchmarks.timing import QueueClient  # noqa: E402
+from benchmarks.timing import QueueClient, queue_message  # noqa: E402
 from benchmarks.workloads import stand_in_dirs  # noqa: E402
 from demos import generate as generate_tab  # noqa: E402
 from demos import qa as qa_tab  # noqa: E402
@@ -222,10 +222,8 @@ async def send(http: httpx.AsyncClient, browser: Browser, session: str, click: C
     first = None
     async with http.stream("GET", browser.api + "queue/data", params={"session_hash": session}) as stream:
         async for line in stream.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            message = json.loads(line[5:])
-            if message.get("event_id") != event_id:
+            message = queue_message(line, event_id)
+            if message is None:
                 continue
             if message["msg"] == "process_generating":
                 first = first or time.perf_counter() - started

@@ -143,6 +143,15 @@ def is_file(value: Any) -> bool:
     return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData"
 
 
+def queue_message(line: str, event_id: str) -> dict | None:
+    """The message for `event_id` in one line of Gradio's `queue/data` event stream, or None (another event's, or
+    not a data line)."""
+    if not line.startswith("data:"):
+        return None
+    message = json.loads(line[5:])
+    return message if message.get("event_id") == event_id else None
+
+
 class QueueClient:
     """Gradio's queue protocol spoken as the browser does (POST queue/join, then read queue/data's server-sent
     events as they arrive), on one kept-alive connection. gradio_client checks for new messages every 50 ms
@@ -225,10 +234,8 @@ class QueueClient:
         first, updates = None, 0
         with self.http.stream("GET", self.url + "queue/data", params={"session_hash": session}) as response:
             for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("event_id") != event_id:
+                message = queue_message(line, event_id)
+                if message is None:
                     continue
                 if message["msg"] == "process_generating":
                     updates += 1
