@@ -15,6 +15,7 @@ import contextlib
 import copy
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ import yaml
 
 from shared.backends import InProcess, ModelRequest, Operation, ServedModel
 from shared.errors import UserError
+from shared.queue_bounds import ServiceTimes, busy_message, retry_after_seconds
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -49,11 +51,30 @@ class BackendUnavailable(UserError):
     """The replica that held a request stopped (crashed, was killed, or was scaled down) before answering."""
 
 
-def busy_message(task: str) -> str:
-    # Starts as Gradio's own full-queue error does, so clients and the load test read both the same way.
-    return (
-        f"Queue is full: every {task} model server is busy and its queue is full. Try again in a few seconds "
-        "(an operator can add replicas in serve_config.yaml)."
+@dataclass(frozen=True)
+class Capacity:
+    """What one task's application runs at once and holds waiting at one front (Serve's `max_queued_requests` is a
+    bound per caller), from its `deployments:` options; -1 waiting places is Serve's "no bound"."""
+
+    running: int = 5
+    waiting: int = -1
+
+
+def capacity_of(application: dict[str, Any]) -> Capacity:
+    options = deployment_options(application)
+    autoscaling = options.get("autoscaling_config") or {}
+    replicas = autoscaling.get("max_replicas", 1) if autoscaling else options.get("num_replicas", 1)
+    return Capacity(
+        running=replicas * options.get("max_ongoing_requests", Capacity.running),
+        waiting=options.get("max_queued_requests", Capacity.waiting),
+    )
+
+
+def ray_busy_message(task: str, retry_after: int) -> str:
+    """The in-process full queue's message (shared/queue_bounds.py): when to come back first, then why."""
+    return busy_message(
+        retry_after,
+        f"Every {task} model server is busy and its queue is full (an operator can add replicas in serve_config.yaml).",
     )
 
 
@@ -273,7 +294,8 @@ def deploy_applications(
 class RemoteModel:
     """A task's Serve application, asked for one request; the model lives in whichever replica answers."""
 
-    def __init__(self, handle: Any, request: ModelRequest) -> None:
+    def __init__(self, backend: RayServe, handle: Any, request: ModelRequest) -> None:
+        self.backend = backend
         self.handle = handle
         self.request = request
         self.served: ServedModel | None = None
@@ -283,10 +305,12 @@ class RemoteModel:
         raise TypeError("On Ray Serve the model lives in a replica: run model work with served.run(operation, ...).")
 
     def _call(self, how: str, operation: Operation, args: tuple, kwargs: dict) -> Any:
-        with translated_errors(self.request.task):
+        started = time.monotonic()
+        with self.backend.translated_errors(self.request.task):
             outcome = self.handle.run.remote(self.request, operation, args, kwargs, how).result()
         raise_outcome_error(outcome)
         self.served = outcome.served
+        self.backend.service_times.record(self.request.task, time.monotonic() - started)
         return outcome.value
 
     def run(self, operation: Operation, *args: Any, **kwargs: Any) -> Any:
@@ -299,7 +323,8 @@ class RemoteModel:
         return self._call("run_on_model", operation, args, kwargs)
 
     def stream(self, operation: Operation, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        with translated_errors(self.request.task):
+        started = time.monotonic()
+        with self.backend.translated_errors(self.request.task):
             items = self.handle.options(stream=True).stream.remote(self.request, operation, args, kwargs)
             try:
                 first = next(items)
@@ -311,18 +336,20 @@ class RemoteModel:
                     yield item
             finally:
                 items.cancel()  # a visitor who left stops the replica's generation too
+        self.backend.service_times.record(self.request.task, time.monotonic() - started)
 
 
 @contextmanager
-def translated_errors(task: str) -> Iterator[None]:
-    """Serve's own failures as the short messages a visitor gets in-process."""
+def translated_errors(task: str, retry_after: int) -> Iterator[None]:
+    """Serve's own failures as the short messages a visitor gets in-process; a full queue is told to come back in
+    `retry_after` seconds."""
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
     from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 
     try:
         yield
     except BackPressureError as error:
-        raise BackendBusy(busy_message(task)) from error
+        raise BackendBusy(ray_busy_message(task, retry_after)) from error
     except (ActorDiedError, ActorUnavailableError, RayActorError, ReplicaUnavailableError) as error:
         logger.warning("A %s replica stopped while answering: %s", task, str(error).splitlines()[0][:200])
         raise BackendUnavailable(
@@ -337,16 +364,28 @@ class RayServe:
 
     name = "Ray Serve"
 
-    def __init__(self, handles: dict[str, Any], address: str) -> None:
+    def __init__(self, handles: dict[str, Any], address: str, capacities: dict[str, Capacity] | None = None) -> None:
         self.handles = handles
         self.address = address
+        self.capacities = capacities or {}
+        self.service_times = ServiceTimes()  # of the answers this front received, per task
+
+    def retry_after(self, task: str) -> int:
+        """When a request refused by the task's full queue finds a place: the time the requests waiting ahead of
+        it take, at the task's measured service time (whole seconds, 1 to MAX_RETRY_AFTER_SECONDS)."""
+        capacity = self.capacities.get(task, Capacity())
+        waiting = capacity.waiting if capacity.waiting >= 0 else capacity.running
+        return retry_after_seconds(max(waiting, 1), self.service_times.average(task), capacity.running)
+
+    def translated_errors(self, task: str) -> contextlib.AbstractContextManager[None]:
+        return translated_errors(task, self.retry_after(task))
 
     @contextmanager
     def hold(self, request: ModelRequest) -> Iterator[RemoteModel]:
         handle = self.handles.get(request.task)
         if handle is None:
             raise UserError(f"No Ray Serve application serves {request.task}; add it to serve_config.yaml.")
-        yield RemoteModel(handle, request)
+        yield RemoteModel(self, handle, request)
 
     def is_loaded(self, request: ModelRequest) -> bool:
         return True  # the replicas load their models themselves; a first use is slower, not silent
@@ -391,7 +430,12 @@ def ray_backend(runtime: Runtime, config: dict[str, Any] | None = None) -> Itera
         import ray
 
         address = settings.ray_address or ray.get_runtime_context().gcs_address
-        backend = RayServe(deploy_applications(settings, config), address)
+        capacities = {
+            task: capacity_of(application)
+            for application in config["applications"]
+            for task in tasks_of(application["args"])
+        }
+        backend = RayServe(deploy_applications(settings, config), address, capacities)
         previous, runtime.backend = runtime.backend, backend
         try:
             yield backend

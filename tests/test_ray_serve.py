@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from demos.generate import write_continuation
 from shared.backends import InProcess, ModelRequest
 from shared.batching import run_pipeline
 from shared.decoding import GREEDY, DecodingSettings
-from shared.limits import MAX_NEW_TOKENS
+from shared.limits import PRIOR_SERVICE_SECONDS
 from shared.runtime import Runtime
 from shared.settings import Settings
 from tests.helpers import free_port
@@ -49,10 +49,14 @@ ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r require
 from shared.ray_serve import (  # noqa: E402
     BackendBusy,
     BackendUnavailable,
+    RayServe,
+    capacity_of,
     ray_backend,
+    ray_busy_message,
     read_serve_config,
     tasks_of,
 )
+from tests.ray_operations import held_until_released  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "Hello, I'm a language model,"
@@ -288,19 +292,40 @@ def test_streamed_generation_gives_the_in_process_tokens(on_ray):
     assert [update.text for update in remote if not update.finished], "the text arrives while it is written"
 
 
-def test_a_full_queue_is_the_busy_message(on_ray):
-    backend, requests = on_ray.backend, on_ray.requests
-    long = DecodingSettings.checked(GREEDY, MAX_NEW_TOKENS)
-    with backend.hold(requests["generate"]) as running:
-        stream = running.stream(write_continuation, PROMPT, long, None, 0.0)
-        next(stream)  # the replica's one request slot is taken
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            queued = pool.submit(written, backend, requests["generate"], DecodingSettings.checked(GREEDY, 2))
-            time.sleep(2)  # the second request waits in the one queue place
-            with pytest.raises(BackendBusy, match=r"^Queue is full: every generate model server is busy"):
-                written(backend, requests["generate"], DecodingSettings.checked(GREEDY, 2))
-            stream.close()  # stops the long generation
-            assert queued.result(timeout=120)[-1].new_tokens == 2  # the queued request is answered
+def test_a_full_queue_is_the_busy_message(on_ray, tmp_path):
+    """The generation replica runs one request and queues one: with its slot held, of two more requests one waits
+    and the other is refused at once with the in-process busy message; the waiting one is answered once the slot
+    frees. Which of the two is refused is up to the race; that one of them is, is not."""
+    backend, requests, gate = on_ray.backend, on_ray.requests, tmp_path / "release"
+    with backend.hold(requests["generate"]) as holder:
+        holding = holder.stream(held_until_released, str(gate))
+        assert next(holding) == "holding"  # the replica's one request slot is taken until the gate opens
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            short = DecodingSettings.checked(GREEDY, 2)
+            attempts = [pool.submit(written, backend, requests["generate"], short) for _ in range(2)]
+            done, waiting = wait(attempts, timeout=120, return_when=FIRST_COMPLETED)
+            try:
+                assert len(done) == 1, "neither request was refused while the slot was held"
+                with pytest.raises(BackendBusy, match=r"^Busy: try again in about \d+ s\. Every generate model server"):
+                    done.pop().result()
+            finally:
+                gate.touch()
+            assert list(holding) == ["released"]
+            assert waiting.pop().result(timeout=120)[-1].new_tokens == 2  # the waiting request is answered
+
+
+def test_the_retry_time_is_the_wait_of_the_queue_ahead():
+    """Serve's queue bound is per front: a refused request waits for the `max_queued_requests` ahead of it, served
+    `max_ongoing_requests` per replica at a time at this front's measured service time."""
+    application = {
+        "args": {"task": "generate"},
+        "deployments": [{"name": "TaskServer", "num_replicas": 2, "max_ongoing_requests": 1, "max_queued_requests": 6}],
+    }
+    backend = RayServe({}, "127.0.0.1:6379", {"generate": capacity_of(application)})
+    assert backend.retry_after("generate") == 6 * PRIOR_SERVICE_SECONDS / 2  # before any answer, the prior
+    backend.service_times.record("generate", 1.0)
+    assert backend.retry_after("generate") == 6 * 1.0 / 2
+    assert ray_busy_message("generate", 6).startswith("Busy: try again in about 6 s. Every generate model server")
 
 
 def test_the_app_on_ray_answers_every_endpoint_as_the_in_process_app_does(ray_app):
