@@ -23,7 +23,7 @@ from demos import DEMOS, TASKS, layout, messages, sessions, system, translation
 from demos.common import KEYBOARD_HINT
 from demos.tab import Tab
 from gradio_defences import app_kwargs as defences_kwargs
-from gradio_defences import private_temp_folder
+from gradio_defences import keep_built_files, private_temp_folder
 from shared.bundled import bundled_directory
 from shared.device import DEVICE_CHOICES
 from shared.errors import ModelUnavailable
@@ -452,6 +452,7 @@ def build_app(runtime: Runtime, status: HubStatus | None = None) -> gr.Blocks:
                     demo.build_tab(Tab(demo, runtime))
             with gr.Tab(system.TITLE, id="system") as system_tab:
                 system.build_tab(runtime, system_tab)
+    keep_built_files(app)
     return app
 
 

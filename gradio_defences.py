@@ -93,6 +93,21 @@ def whole_cache_writes() -> None:
     processing_utils.save_bytes_to_cache = save_bytes_to_cache
 
 
+def keep_built_files(blocks: gr.Blocks) -> None:
+    """The files a Blocks copies into Gradio's cache while it is built (its examples' and default values' files) stay
+    for the app's life. Gradio 6.31 marks an Image example `keep_in_cache` but not a File example, so its hourly
+    `delete_cache` sweep deleted the Evaluate tab's reviews.csv an hour after start (as did the close of any other
+    app in the same process, their copies being the same file): the example then answered a bare "Error"."""
+    for block in blocks.blocks.values():
+        if isinstance(getattr(block, "keep_in_cache", None), set):
+            block.keep_in_cache.update(getattr(block, "temp_files", ()))
+
+
+def kept_files(blocks: gr.Blocks) -> set[str]:
+    """The files Gradio keeps in its cache for the app's life (`keep_in_cache`)."""
+    return {file for block in blocks.blocks.values() for file in getattr(block, "keep_in_cache", ())}
+
+
 def is_logged_in(blocks: gr.Blocks, scope: Scope) -> bool:
     server = blocks.server_app
     if server is None or not server.auth:
@@ -412,6 +427,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
                 policy=web_policy(settings),
                 upload_folder=lambda: folder,
                 extra_hosts=lambda: share_hosts(blocks),
+                app_files=lambda: kept_files(blocks),
             ),
             Middleware(LoginPageWithoutApi, blocks=blocks),
             Middleware(ApiBehindLogin, blocks=blocks),

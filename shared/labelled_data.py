@@ -40,6 +40,8 @@ def read_table(path: str | Path, name: str, max_bytes: int, max_rows: int) -> Ta
     suffix = Path(name).suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise UserError(f"{name} is not a CSV or TSV file. Upload a .csv or .tsv file with a header row.")
+    if not path.is_file():
+        raise UserError(f"{name} is no longer on the server (uploads are deleted after an hour). Upload it again.")
     size = path.stat().st_size
     if size > max_bytes:
         raise UserError(f"{name} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB. Send fewer rows.")

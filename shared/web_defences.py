@@ -282,7 +282,9 @@ class WebPolicy:
 
 class WebDefences:
     """The ASGI middleware. `upload_folder` names the folder uploads land in (read per upload: the server may set
-    it late); `extra_hosts` the host names known only once serving (a share link's)."""
+    it late); `extra_hosts` the host names known only once serving (a share link's); `app_files` the files the app
+    itself keeps in that folder (its examples): an upload with the same contents lands on the same path (Gradio names
+    files by their contents' hash), and is neither counted nor deleted as an upload."""
 
     def __init__(
         self,
@@ -290,6 +292,7 @@ class WebDefences:
         policy: WebPolicy,
         upload_folder: Callable[[], Path | None] = lambda: None,
         extra_hosts: Callable[[], Iterable[str]] = tuple,
+        app_files: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
@@ -299,6 +302,7 @@ class WebDefences:
         self.allowed_origins = {origin_of(origin) for origin in policy.frame_ancestors}
         self.upload_folder = upload_folder
         self.extra_hosts = extra_hosts
+        self.app_files = app_files
         self.clock = clock
         self.logins = LoginThrottle()
         self.uploads = UploadBudget(max_bytes=policy.upload_bytes_per_client)
@@ -449,6 +453,8 @@ class WebDefences:
         if not start:
             return
         stored = self.stored_uploads(start[0]["status"], bytes(body))
+        app_files = {Path(file).resolve() for file in self.app_files()}
+        stored = [path for path in stored if path.resolve() not in app_files]
         if any(not is_accepted_upload(path) for path in stored):
             for path in stored:
                 path.unlink(missing_ok=True)

@@ -25,11 +25,7 @@ WINDOWS = {"desktop": (1280, 900), "phone": (390, 844)}
 # Generous: the first use of each model in the run builds its stand-in.
 RESULT_SECONDS = 120
 # Known failures that belong to another item of issue 12, keyed by (tab, theme or None, width name or None).
-KNOWN_FAILURES: dict[tuple[str, str | None, str | None], str] = {
-    ("Evaluate on your data", None, None): "issue 12: run after the whole browser package, the reviews.csv example "
-    "answers a bare Error (no message); alone, or after the notebook, keyboard, segmentation and tab tests, it "
-    "passes. Cause not found yet.",
-}
+KNOWN_FAILURES: dict[tuple[str, str | None, str | None], str] = {}
 KNOWN_FAILURE_SECONDS = 20  # a known failure need not wait the full RESULT_SECONDS
 
 
