@@ -31,6 +31,7 @@ from starlette.requests import Request
 
 from shared.downloads import write_whole
 from shared.limits import MAX_QUEUED_REQUESTS, QUEUE_WAIT_SECONDS, UNREAD_JOB_GRACE_SECONDS
+from shared.page_cache import PageCache
 from shared.queue_bounds import (
     ServiceTimes,
     backlog_seconds,
@@ -112,9 +113,17 @@ def is_logged_in(blocks: gr.Blocks, scope: Scope) -> bool:
     server = blocks.server_app
     if server is None or not server.auth:
         return True
+    return logged_in_as(blocks, scope) is not None
+
+
+def logged_in_as(blocks: gr.Blocks, scope: Scope) -> str | None:
+    """The user name of the request's login, as Gradio reads it; None before login or without a login."""
+    server = blocks.server_app
+    if server is None or not server.auth:
+        return None
     cookies = Request(scope).cookies
     token = cookies.get(f"access-token-{server.cookie_id}") or cookies.get(f"access-token-unsecure-{server.cookie_id}")
-    return token is not None and token in server.tokens
+    return server.tokens.get(token) if token is not None else None
 
 
 class LoginPageWithoutApi:
@@ -429,6 +438,7 @@ def app_kwargs(blocks: gr.Blocks, settings: Settings) -> dict[str, Any]:
                 extra_hosts=lambda: share_hosts(blocks),
                 app_files=lambda: kept_files(blocks),
             ),
+            Middleware(PageCache, visitor=lambda scope: logged_in_as(blocks, scope)),
             Middleware(LoginPageWithoutApi, blocks=blocks),
             Middleware(ApiBehindLogin, blocks=blocks),
             Middleware(fair_queue.middleware),
