@@ -87,6 +87,7 @@ QUICK = Plan(
     repeats=2,
     slow_repeats=1,
     throughput_seconds=0.5,
+    levels=(1, 16),
     max_new_tokens=4,
     budget_s=None,
     answers_per_client=1,

@@ -17,6 +17,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import statistics
 import tempfile
 import threading
@@ -128,11 +129,12 @@ def memory_rows(fronts: dict[str, Server]) -> dict[str, float]:
     control_plane = 0.0
     for process in ray_processes(list(fronts.values())):
         try:
-            name = process.cmdline()[0] if process.cmdline() else process.name()
+            name = " ".join(process.cmdline()) or process.name()
         except psutil.NoSuchProcess:
             continue
-        if "SERVE_REPLICA::" in name:
-            replica = name.split("SERVE_REPLICA::", 1)[1].split(":", 1)[0]
+        # Ray names a replica's process after its actor: "ray::ServeReplica:<application>:TaskServer" in Ray 2.60.
+        if match := re.search(r"(?:SERVE_REPLICA::|ServeReplica:)([^:\s]+)", name):
+            replica = f"{match.group(1)} (pid {process.pid})"
             rows[f"replica {replica}"] = memory_mb(process)
         else:
             control_plane += memory_mb(process)
