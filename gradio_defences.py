@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import inspect
 import logging
 import math
@@ -204,6 +205,7 @@ class FairQueue:
         self.last_read: dict[str, float] = {}
         self.dropped: set[str] = set()
         self.watcher: asyncio.Task | None = None
+        self._readers_changed: asyncio.Condition | None = None
         self.join = self.queue.push
         self.queue.push = self.push
         self.run = self.queue.process_events
@@ -219,6 +221,8 @@ class FairQueue:
                 return
             key = match["event_id"] or Request(scope).query_params.get("session_hash", "")
             self.readers[key] += 1
+            async with self.readers_changed():
+                self.readers_changed().notify_all()
             try:
                 await app(scope, receive, send)
             finally:
@@ -285,12 +289,24 @@ class FairQueue:
     def is_read(self, job: Any) -> bool:
         return self.readers[job.session_hash] > 0 or self.readers[job._id] > 0
 
+    def readers_changed(self) -> asyncio.Condition:
+        """Notified when an event stream opens, for the jobs waiting for their reader (a browser and a REST client
+        post the job first and open its stream after: a job that polled for it started up to 50 ms late)."""
+        if self._readers_changed is None:
+            self._readers_changed = asyncio.Condition()
+        return self._readers_changed
+
+    async def wait_for_reader(self, job: Any) -> bool:
+        left = job.enqueue_time + UNREAD_JOB_GRACE_SECONDS - time.monotonic()
+        if not self.is_read(job) and left > 0:
+            async with self.readers_changed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.readers_changed().wait_for(lambda: self.is_read(job)), timeout=left)
+        return self.is_read(job)
+
     async def process_events(self, events: list, *args: Any) -> None:
         for job in events:
-            waited_until = job.enqueue_time + UNREAD_JOB_GRACE_SECONDS
-            while not self.is_read(job) and time.monotonic() < waited_until:
-                await asyncio.sleep(0.05)
-            if not self.is_read(job):
+            if not await self.wait_for_reader(job):
                 await self.drop(job)
         started = time.monotonic()
         await self.run(events, *args)
