@@ -18,7 +18,7 @@ def report(cache_dir, tmp_path_factory):
     output = tmp_path_factory.mktemp("classroom") / "classroom.json"
     main(
         [
-            *("--visitors", str(VISITORS), "--duration", "6", "--think", "0.3"),
+            *("--visitors", str(VISITORS), "--duration", "4", "--think", "0.3"),
             *("--stand-ins", "tiny", "--cache-dir", str(cache_dir), "--output", str(output)),
         ]
     )

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from gradio_client import Client, handle_file
 
 from demos import segment
@@ -40,7 +41,9 @@ def app_folders(temp: Path) -> list[str]:
     return [kind for path in temp.iterdir() for kind in kinds if path.name.startswith(kind)]
 
 
-def start_app(temp: Path, cache_dir: Path) -> tuple[subprocess.Popen, str]:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_removes_the_apps_temp_folders(tmp_path, cache_dir, stop):
+    temp = tmp_path / "tmp"
     temp.mkdir()
     port = free_port()
     environment = {**os.environ, "TMPDIR": str(temp), "DEMO_CACHE_DIR": str(cache_dir)}
@@ -52,27 +55,17 @@ def start_app(temp: Path, cache_dir: Path) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    return process, f"http://127.0.0.1:{port}/"
-
-
-def test_a_signal_removes_the_apps_temp_folders(tmp_path, cache_dir):
-    """Two apps started side by side (their start-ups overlap), one stopped with each signal."""
-    signals = {"SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}
-    apps = {name: start_app(tmp_path / name, cache_dir) for name in signals}
     try:
-        for name, (process, url) in apps.items():
-            temp = tmp_path / name
-            wait_until_served(url, process)
-            client = Client(url, verbose=False)
-            client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), api_name="/segment")
-            assert sorted(app_folders(temp)) == ["demo-downloads", "transformers-demo-suite"]
-            (private,) = temp.glob("transformers-demo-suite-*")
-            assert (private.stat().st_mode & 0o777) == 0o700 and any(private.rglob("*.*"))
-            process.send_signal(signals[name])
-            process.wait(timeout=60)
-            assert app_folders(temp) == [], f"left behind after {name}"
+        wait_until_served(f"http://127.0.0.1:{port}/", process)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict(handle_file(str(segment.EXAMPLE_PHOTOS[1])), api_name="/segment")
+        assert sorted(app_folders(temp)) == ["demo-downloads", "transformers-demo-suite"]
+        (private,) = temp.glob("transformers-demo-suite-*")
+        assert (private.stat().st_mode & 0o777) == 0o700 and any(private.rglob("*.*"))
+        process.send_signal(stop)
+        process.wait(timeout=60)
     finally:
-        for process, _url in apps.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert app_folders(temp) == [], f"left behind after {stop.name}"

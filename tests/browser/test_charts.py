@@ -46,13 +46,24 @@ def bar_keys(bars: list[dict[str, str]]) -> set[tuple[str, str]]:
     return {(bar["sentence"], bar["token id"].replace(",", "")) for bar in bars}
 
 
-def check_fill_mask_chart(panel, legend: list[str]) -> None:
-    rows = settled(lambda: fill_mask_rows(panel), lambda rows: {row["sentence"] for row in rows} == set(legend))
-    assert {row["sentence"] for row in rows} == set(legend), "the table never showed the answer"
+def answered_rows(client, sentence: str, compare_with: str) -> list[dict[str, str]]:
+    """The whole table of the answer, from the API (the page's table renders only the rows in view)."""
+    _bars, table, _status = client.predict(text=sentence, compare_with=compare_with, api_name="/fill_mask")
+    return [dict(zip(fill_mask.TABLE_HEADERS, map(str, row), strict=False)) for row in table["data"]]
+
+
+def check_fill_mask_chart(panel, client, sentence: str, compare_with: str, legend: list[str]) -> None:
+    fill_the_blank(panel, sentence, compare_with)
+    shown = settled(  # the first request of the run builds and loads the model
+        lambda: fill_mask_rows(panel), lambda rows: {row["sentence"] for row in rows} == set(legend), timeout=120
+    )
+    assert {row["sentence"] for row in shown} == set(legend), "the table never showed the answer"
+    rows = answered_rows(client, sentence, compare_with)
     expected = {(row["sentence"], row["token id"].replace(",", "")) for row in rows}
+    assert {(row["sentence"], row["token id"].replace(",", "")) for row in shown} <= expected
     chart = panel.locator(".vega-embed").first
     bars = settled(lambda: drawn_bars(chart), lambda bars: bar_keys(bars) == expected)
-    assert bar_keys(bars) == expected, f"the chart draws {sorted(bar_keys(bars))}, the table {sorted(expected)}"
+    assert bar_keys(bars) == expected, f"the chart draws {sorted(bar_keys(bars))}, the answer {sorted(expected)}"
     assert len(bars) == len(rows)
     assert same_labels(sorted(legend_labels(chart)), sorted(legend))
     # Most probable first, a filler's bars side by side: ordered by the higher of its probabilities.
@@ -65,16 +76,15 @@ def check_fill_mask_chart(panel, legend: list[str]) -> None:
     assert same_labels(drawn_order(chart, [bar["filler"] for bar in bars]), [bar["filler"] for bar in bars])
 
 
-def test_the_fill_mask_chart_draws_the_latest_answer(page):
+def test_the_fill_mask_chart_draws_the_latest_answer(page, client):
+    """Checked against the whole answer (the API's), and the table's rows in view against it too."""
     panel = open_tab(page, fill_mask.DEMO.title)
-    fill_the_blank(panel, "The boys [MASK] shy.", "")
-    check_fill_mask_chart(panel, ["The boys [MASK] shy."])
-    fill_the_blank(panel, "Paris is the [MASK] of France.", "")
-    check_fill_mask_chart(panel, ["Paris is the [MASK] of France."])
-    fill_the_blank(panel, "In the hospital the woman works as a [MASK].", "In the hospital the man works as a [MASK].")
-    check_fill_mask_chart(panel, ["A: woman", "B: man"])
-    fill_the_blank(panel, "The boys [MASK] shy.", "The girls [MASK] shy.")  # the same fillers, another legend
-    check_fill_mask_chart(panel, ["A: boys", "B: girls"])
+    check_fill_mask_chart(panel, client, "The boys [MASK] shy.", "", ["The boys [MASK] shy."])
+    check_fill_mask_chart(panel, client, "Paris is the [MASK] of France.", "", ["Paris is the [MASK] of France."])
+    woman, man = "In the hospital the woman works as a [MASK].", "In the hospital the man works as a [MASK]."
+    check_fill_mask_chart(panel, client, woman, man, ["A: woman", "B: man"])
+    # The same fillers, another legend.
+    check_fill_mask_chart(panel, client, "The boys [MASK] shy.", "The girls [MASK] shy.", ["A: boys", "B: girls"])
 
 
 # --- Attention: the focus word's bars against the heatmap's rows ---------------------------------------------------
