@@ -3,6 +3,7 @@ and the shared readings of an answer. Fixtures live in conftest.py; tests import
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -40,6 +41,20 @@ def served(runtime: Runtime) -> Iterator[tuple[str, gr.Blocks]]:
         yield f"http://{runtime.settings.host}:{runtime.settings.port}/", app
     finally:
         app.close()
+
+
+def asgi_call(app: Any, scope: dict) -> list[dict]:
+    """Call an ASGI app (a middleware) with a request that has no body; return the messages it sent."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
 
 
 def confidences(label: dict) -> dict[str, float]:

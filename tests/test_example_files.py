@@ -5,7 +5,6 @@ named by the contents' hash) must not delete them, or clicking an example answer
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from shared.errors import UserError
 from shared.labelled_data import read_table
 from shared.runtime import Runtime
 from shared.web_defences import WebDefences, WebPolicy
-from tests.helpers import served, stand_in_settings
+from tests.helpers import asgi_call, served, stand_in_settings
 from tests.test_untrusted_files import raw_call
 
 REVIEWS = evaluate.EXAMPLES_DIR / "reviews.csv"
@@ -82,16 +81,7 @@ def test_an_upload_of_an_examples_bytes_is_not_the_uploads_to_delete(tmp_path):
         "headers": [(b"content-length", b"108"), (b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 50000),
     }
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(defences(scope, receive, send))
-    assert sent[0]["status"] == 200
+    assert asgi_call(defences, scope)[0]["status"] == 200
     assert list(defences.kept_uploads.kept) == [upload.resolve()]
 
 

@@ -4,7 +4,6 @@ on the middleware alone (who is logged in, expiry, answers that are never kept).
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from gradio import route_utils
 
 from shared.page_cache import PageCache
+from tests.helpers import asgi_call
 
 
 @pytest.fixture
@@ -82,15 +82,7 @@ def get(cache: PageCache, path: str = "/", login: str | None = None) -> tuple[in
         "scheme": "http",
         "headers": [(b"host", b"127.0.0.1:7860")] + ([(b"cookie", login.encode())] if login else []),
     }
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(cache(scope, receive, send))
+    sent = asgi_call(cache, scope)
     return sent[0]["status"], b"".join(message.get("body", b"") for message in sent[1:])
 
 
