@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from unittest import mock
 
 import gradio as gr
@@ -596,12 +597,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         with models_on_ray(runtime):
             signal.signal(signal.SIGTERM, stop_on_signal)  # ray.init put its own in place (sys.exit, Gradio left open)
             launch(runtime)
-        return
-    launch(runtime)
+    else:
+        launch(runtime)
+    exit_now()
 
 
 def stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def exit_now() -> NoReturn:
+    """Once the server is closed: run the exit handlers (they remove the app's temp folders) and leave without the
+    interpreter's finalization, which waits on daemon threads that may still be inside torch or a Gradio worker
+    (a stop that took over a minute was seen in CI)."""
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
