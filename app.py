@@ -592,14 +592,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.warning(warning)
     # SIGTERM as Ctrl-C: Gradio closes the server, the exit handlers remove the app's temp folders, and with
     # --backend ray the private Ray then stops with every process it started.
-    signal.signal(signal.SIGTERM, stop_on_signal)
+    stop_on_signals()
     if settings.backend == "ray":
         with models_on_ray(runtime):
-            signal.signal(signal.SIGTERM, stop_on_signal)  # ray.init put its own in place (sys.exit, Gradio left open)
+            stop_on_signals()  # ray.init put its own SIGTERM handler in place (sys.exit, Gradio left open)
             launch(runtime)
     else:
         launch(runtime)
     exit_now()
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM stop the app, even when its parent ignored or blocked them: a background job of a
+    non-interactive shell starts with SIGINT ignored, and Python then never turns it into KeyboardInterrupt (seen as
+    a test's `kill -INT` that did nothing after the Ray tests had run in the same pytest process)."""
+    stopping = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
+    for signum in stopping:
+        signal.signal(signum, stop_on_signal)
 
 
 def stop_on_signal(signum: int, frame: object) -> None:

@@ -53,7 +53,9 @@ def test_a_signal_removes_the_apps_temp_folders(tmp_path, cache_dir, stop):
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        # Started as a background job of a non-interactive shell is: with SIGINT ignored, which Python keeps.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         wait_until_served(f"http://127.0.0.1:{port}/", process)
